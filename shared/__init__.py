@@ -1,0 +1,1 @@
+"""Code shared by the web app and the Celery workers; imports no celery/workers/tasks/web."""

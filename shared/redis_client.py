@@ -1,0 +1,141 @@
+"""One lazily created Redis client per process, standalone or Redis Cluster, chosen by the URL.
+
+Celery's prefork pool forks after the parent may have touched Redis. A socket shared across a fork
+interleaves replies between processes, so the client is keyed by PID and rebuilt in the child;
+redis-py's pool has its own PID check, which we do not rely on alone because RedisCluster's node
+pools are created eagerly at construction.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, TypeAlias, cast
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+
+from shared.settings import get_settings
+from shared.settings.redis import ConnectionSettings
+
+# RedisCluster implements the same command API as Redis but does not declare it to the type
+# checker; one alias keeps call sites honest while `is_cluster()` tells them apart at run time.
+RedisClient: TypeAlias = "Redis[Any]"
+AsyncRedisClient: TypeAlias = "AsyncRedis[Any]"
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, float | None], RedisClient] = {}
+
+
+def is_cluster_url(url: str) -> bool:
+    return urlsplit(url).scheme.endswith("+cluster")
+
+
+def uses_tls(url: str, conn: ConnectionSettings) -> bool:
+    return conn.use_ssl or urlsplit(url).scheme.startswith("rediss")
+
+
+def tls_options(conn: ConnectionSettings) -> dict[str, Any]:
+    """redis-py TLS keyword arguments; certificates are always verified."""
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": conn.ca_cert_path,
+        "ssl_certfile": conn.client_cert_path,
+        "ssl_keyfile": conn.client_key_path,
+        "ssl_check_hostname": False,
+    }
+
+
+def with_credentials(url: str, conn: ConnectionSettings) -> str:
+    """Put REDIS_USERNAME/REDIS_PASSWORD into a redis URL that carries none (for kombu)."""
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("redis") or parts.password or not conn.password:
+        return url
+    user = quote(conn.username or "", safe="")
+    netloc = f"{user}:{quote(conn.password, safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _options(
+    conn: ConnectionSettings, url: str, socket_timeout_s: float | None
+) -> tuple[str, dict[str, Any]]:
+    scheme = urlsplit(url).scheme
+    tls = uses_tls(url, conn)
+    plain_url = url.replace(scheme + "://", ("rediss" if tls else "redis") + "://", 1)
+    timeout_s = socket_timeout_s or conn.timeout_s
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": min(conn.connect_timeout_s, timeout_s),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "client_name": f"chatbot-{os.getpid()}",
+        "max_connections": conn.max_connections,
+    }
+    if conn.username:
+        options["username"] = conn.username
+    if conn.password:
+        options["password"] = conn.password
+    if tls:
+        options.update(tls_options(conn))
+    if not is_cluster_url(url):
+        options["health_check_interval"] = conn.health_check_interval_s
+    return plain_url, options
+
+
+def build_client(
+    conn: ConnectionSettings, url: str | None = None, *, socket_timeout_s: float | None = None
+) -> RedisClient:
+    """Build a client from settings; `socket_timeout_s` overrides REDIS_TIMEOUT (request path)."""
+    url = url or conn.redis_url
+    plain_url, options = _options(conn, url, socket_timeout_s)
+    options["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.02), conn.retries)
+    if is_cluster_url(url):
+        return cast(RedisClient, RedisCluster.from_url(plain_url, **options))
+    return Redis.from_url(plain_url, **options)
+
+
+def build_async_client(
+    conn: ConnectionSettings, url: str | None = None, *, socket_timeout_s: float | None = None
+) -> AsyncRedisClient:
+    """The asyncio twin of `build_client`, for the web app (one per event loop, via lifespan)."""
+    url = url or conn.redis_url
+    plain_url, options = _options(conn, url, socket_timeout_s)
+    options["retry"] = AsyncRetry(ExponentialBackoff(cap=0.5, base=0.02), conn.retries)
+    if is_cluster_url(url):
+        return cast(AsyncRedisClient, AsyncRedisCluster.from_url(plain_url, **options))
+    return AsyncRedis.from_url(plain_url, **options)
+
+
+def get_redis(*, socket_timeout_s: float | None = None) -> RedisClient:
+    """The process's data-plane client (one per PID and timeout profile), created on first use."""
+    key = (os.getpid(), socket_timeout_s)
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = build_client(get_settings().conn, socket_timeout_s=socket_timeout_s)
+                _clients[key] = client
+    return client
+
+
+def reset_redis() -> None:
+    """Close and forget this process's clients (tests, and settings changes)."""
+    with _lock:
+        for (pid, _), client in list(_clients.items()):
+            if pid == os.getpid():
+                client.close()
+        _clients.clear()
+
+
+def is_cluster(client: object) -> bool:
+    return isinstance(client, RedisCluster | AsyncRedisCluster)

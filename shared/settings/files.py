@@ -1,0 +1,10 @@
+"""Settings of the files domain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FilesSettings:
+    pass

@@ -1,0 +1,43 @@
+"""The FastAPI app: `uvicorn web.app:app`.
+
+The lifespan owns one asyncio Redis client per process; routes reach it through `web.deps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shared.redis_client import build_async_client
+from shared.settings import exit_on_bad_settings
+from web import errors
+from web.routes import health, metrics
+
+ROUTERS = [
+    health.router,
+    metrics.router,
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = exit_on_bad_settings()
+    app.state.redis = build_async_client(settings.conn)
+    try:
+        yield
+    finally:
+        await app.state.redis.aclose()
+
+
+def create_app() -> FastAPI:
+    exit_on_bad_settings()
+    app = FastAPI(title="chatbot worker suite", lifespan=lifespan)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+app = create_app()

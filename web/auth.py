@@ -1,0 +1,107 @@
+"""Who is calling: a verified JWT subject, else the client address (proxies only when trusted).
+
+Tokens are HS256 bearer tokens signed with JWT_SECRET; the `sub` claim is the user id and
+`role: "admin"` marks an administrator. A token that is present but bad or expired is a 401;
+no silent fallback to the anonymous identity.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request
+
+from shared.settings import get_settings
+
+_ALGORITHMS = ["HS256"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str | None
+    role: str | None
+    address: str
+
+    @property
+    def identity(self) -> str:
+        """The rate-limit identity: the user when known, else the client address."""
+        return f"user:{self.subject}" if self.subject else f"ip:{self.address}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _in_networks(address: str, networks: tuple[str, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+
+
+def client_address(request: Request) -> str:
+    """The peer address; X-Forwarded-For is read right to left only through trusted proxies."""
+    peer = request.client.host if request.client else "unknown"
+    trusted = get_settings().web.trusted_proxies
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def decode_token(token: str) -> dict[str, object]:
+    """Verify and decode an HS256 token; raises HTTPException(401) when it is not acceptable."""
+    secret = get_settings().web.jwt_secret
+    if not secret:
+        raise HTTPException(401, "bearer tokens are not accepted: JWT_SECRET is not configured")
+    try:
+        claims: dict[str, object] = jwt.decode(
+            token, secret, algorithms=_ALGORITHMS, options={"require": ["sub", "exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"}) from None
+    except jwt.InvalidTokenError:
+        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise HTTPException(401, "token has no subject", headers={"WWW-Authenticate": "Bearer"})
+    return claims
+
+
+def principal(request: Request) -> Principal:
+    """The caller of this request (FastAPI dependency)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    header = request.headers.get("authorization")
+    address = client_address(request)
+    if header is None:
+        found = Principal(None, None, address)
+    else:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(401, "expected 'Authorization: Bearer <token>'")
+        claims = decode_token(token.strip())
+        role = claims.get("role")
+        found = Principal(str(claims["sub"]), role if isinstance(role, str) else None, address)
+    request.state.principal = found
+    return found
+
+
+def require_admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """Only an authenticated admin passes: 401 without a token, 403 without the role."""
+    if who.subject is None:
+        raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
+    if not who.is_admin:
+        raise HTTPException(403, "admin role required")
+    return who
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(require_admin)]

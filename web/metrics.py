@@ -1,0 +1,61 @@
+"""Prometheus exposition: process counters plus gauges read from the precomputed snapshots.
+
+Counters that the request path increments live in `REGISTRY` (in process, no Redis round trip).
+Snapshot gauges are rebuilt on each scrape from one MGET of the snapshots named in
+`SNAPSHOT_METRICS`; each domain adds its converter there. No per-user labels, ever.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from shared.health import SNAPSHOT_NAME as HEALTH
+from shared.snapshots import Snapshot
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+_STATUS = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def health_metrics(snap: Snapshot) -> Iterable[Metric]:
+    value = GaugeMetricFamily(
+        "chatbot_health_observed_value", "observedValue of each health check", labels=["check"]
+    )
+    status = GaugeMetricFamily(
+        "chatbot_health_check_status", "0 pass, 1 warn, 2 fail", labels=["check"]
+    )
+    for name, observations in snap.data.get("checks", {}).items():
+        for obs in observations:
+            status.add_metric([name], _STATUS.get(obs.get("status"), 2))
+            if isinstance(obs.get("observedValue"), int | float):
+                value.add_metric([name], float(obs["observedValue"]))
+    overall = GaugeMetricFamily("chatbot_health_status", "0 pass, 1 warn, 2 fail")
+    overall.add_metric([], _STATUS.get(snap.data.get("status", "fail"), 2))
+    return [value, status, overall]
+
+
+SNAPSHOT_METRICS: dict[str, Callable[[Snapshot], Iterable[Metric]]] = {
+    HEALTH: health_metrics,
+}
+
+
+class SnapshotCollector:
+    """A one-scrape collector over already-fetched snapshots."""
+
+    def __init__(self, found: dict[str, Snapshot | None]) -> None:
+        self.found = found
+
+    def collect(self) -> Iterable[Metric]:
+        age = GaugeMetricFamily(
+            "chatbot_snapshot_age_seconds", "Age of each precomputed snapshot", labels=["name"]
+        )
+        now = time.time()
+        for name, snap in self.found.items():
+            if snap is None:
+                continue
+            age.add_metric([name], snap.age_s(now))
+            yield from SNAPSHOT_METRICS[name](snap)
+        yield age

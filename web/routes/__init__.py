@@ -1,0 +1,1 @@
+"""One router per domain; `web.app` includes every router listed in `ROUTERS`."""

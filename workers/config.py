@@ -1,0 +1,112 @@
+"""The effective Celery configuration, built from the settings (asserted in tests/workers)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+from urllib.parse import urlsplit
+
+from kombu.entity import Exchange, Queue
+
+from schedules import build_schedule
+from shared import keys
+from shared.redis_client import tls_options, uses_tls, with_credentials
+from shared.settings import Settings
+from workers.queues import ALL, HEAVY, LATENCY
+
+# Tasks that answer people or protect the request path run on the latency queue.
+LATENCY_TASKS = ("health.*", "sessions.*", "cache.invalidate")
+
+
+def _is_redis(url: str) -> bool:
+    return urlsplit(url).scheme in ("redis", "rediss", "sentinel")
+
+
+def _kombu_ssl(settings: Settings) -> dict[str, Any]:
+    conn = settings.conn
+    options = tls_options(conn)
+    return {
+        "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        "ssl_ca_certs": options["ssl_ca_certs"],
+        "ssl_certfile": options["ssl_certfile"],
+        "ssl_keyfile": options["ssl_keyfile"],
+    }
+
+
+def result_backend_url(settings: Settings) -> str:
+    """Results live on the broker's Redis, or on the data plane when the broker is not Redis."""
+    broker = settings.broker_url
+    if _is_redis(broker) and not broker.startswith("sentinel"):
+        return with_credentials(broker, settings.conn)
+    return with_credentials(settings.conn.redis_url.replace("+cluster", ""), settings.conn)
+
+
+def build_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting we rely on, as one dict for `app.config_from_object`."""
+    w = settings.workers
+    vt = w.visibility_timeout_s
+    broker = with_credentials(settings.broker_url, settings.conn)
+    backend = result_backend_url(settings)
+    transport_options: dict[str, Any] = {
+        "visibility_timeout": vt,
+        "socket_timeout": settings.conn.timeout_s,
+        "socket_connect_timeout": settings.conn.connect_timeout_s,
+        "retry_on_timeout": True,
+        "health_check_interval": settings.conn.health_check_interval_s,
+    }
+    config: dict[str, Any] = {
+        "broker_url": broker,
+        "result_backend": backend,
+        # Security: JSON only, in both directions; a pickle message is rejected unexecuted.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "event_serializer": "json",
+        "timezone": "UTC",
+        "enable_utc": True,
+        # The visibility timeout is read in three places; they must agree.
+        "visibility_timeout": vt,
+        "broker_transport_options": dict(transport_options),
+        "result_backend_transport_options": dict(transport_options),
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": settings.workers.publish_timeout_s,
+        "broker_channel_error_retry": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_max_tasks_per_child": w.max_tasks_per_child,
+        "worker_max_memory_per_child": w.max_memory_per_child_kb,
+        "worker_soft_shutdown_timeout": 10.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_send_task_events": w.task_events,
+        "task_send_sent_event": w.task_events,
+        "task_track_started": True,
+        "task_time_limit": min(600, vt - 60),
+        "task_soft_time_limit": min(540, vt - 90),
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "result_expires": w.result_expires_s,
+        "result_extended": True,
+        "task_default_queue": HEAVY,
+        "task_queues": [Queue(q, Exchange(q), routing_key=q) for q in ALL],
+        "task_routes": {name: {"queue": LATENCY} for name in LATENCY_TASKS},
+        "beat_schedule": build_schedule(settings),
+        "beat_scheduler": "workers.beat:HeartbeatRedBeatScheduler",
+        "beat_max_loop_interval": 5,
+        "redbeat_redis_url": backend,
+        "redbeat_key_prefix": keys.redbeat_prefix(),
+        "redbeat_lock_key": keys.redbeat_prefix() + "lock",
+        "redbeat_lock_timeout": w.beat_lock_timeout_s,
+    }
+    if uses_tls(broker, settings.conn):
+        config["broker_use_ssl"] = _kombu_ssl(settings)
+    if uses_tls(backend, settings.conn):
+        config["redis_backend_use_ssl"] = _kombu_ssl(settings)
+        config["redbeat_redis_use_ssl"] = _kombu_ssl(settings)
+    return config

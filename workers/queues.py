@@ -1,0 +1,5 @@
+"""Queue names: latency-sensitive work never waits behind heavy work."""
+
+LATENCY = "latency"
+HEAVY = "heavy"
+ALL = (LATENCY, HEAVY)
