@@ -16,6 +16,8 @@ reach a SCAN MATCH pattern.
 | P {an}:events                | stream | MAXLEN ~                | web (XADD)          | analytics.rollup  |
 | P {an}:events:dead           | stream | MAXLEN ~                | analytics.rollup    | operators         |
 | P {an}:metrics               | stream | MAXLEN ~                | publish_metric      | analytics.rollup  |
+| P {an}:popularity            | zset   | none (decayed, trimmed) | analytics.rollup    | cache.warmup      |
+| P cache:q:<qhash>            | string | cache TTL               | cache (live miss)   | cache.warmup      |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim          | audit.trim, web   |
 | P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web               |
@@ -106,6 +108,19 @@ def events_dead_letter() -> str:
 
 def metrics_stream() -> str:
     return f"{prefix()}{{an}}:metrics"
+
+
+def popularity() -> str:
+    """ZSET: member = query_hash of a normalised query, score = decayed popularity."""
+    return f"{prefix()}{{an}}:popularity"
+
+
+# --- cache ------------------------------------------------------------------------------------
+
+
+def cache_query_text(qhash: str) -> str:
+    """STRING: the normalised text (and model) of a query seen by the cache, for warmup."""
+    return f"{prefix()}cache:q:{safe_id(qhash)}"
 
 
 # --- audit ------------------------------------------------------------------------------------

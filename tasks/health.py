@@ -11,6 +11,9 @@ from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 
+# Health checks owned by the feature domains; each takes (client, settings, now).
+DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = ()
+
 
 def _ping(timeout_s: float) -> list[str]:
     replies = current_app.control.ping(timeout=timeout_s) or []
@@ -31,6 +34,7 @@ def probe() -> dict[str, Any]:
             depths=lambda: broker.queue_depths(conn, queues),
             unacked=lambda: broker.unacked_count(conn),
             ping=lambda: _ping(settings.health.ping_timeout_s),
+            domain_checks=DOMAIN_CHECKS,
         )
     health.write_snapshot(client, report, settings)
     return {"status": report["status"]}
