@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 import redis
 
-pytest_plugins = ("celery.contrib.pytest", "tests.fixtures.sql", "tests.fixtures.celery")
+pytest_plugins = (
+    "celery.contrib.pytest",
+    "tests.fixtures.sql",
+    "tests.fixtures.celery",
+    "tests.fixtures.tls",
+    "tests.fixtures.cluster",
+    "tests.fixtures.acl",
+    "tests.fixtures.broker",
+)
 
 _STATE: dict[str, object] = {}
 
