@@ -71,7 +71,9 @@ def queue_unlink(pipe: AnyPipeline, keys: Sequence[str | bytes], *, cluster: boo
     for key in keys:
         by_slot[key_slot(key if isinstance(key, bytes) else key.encode())].append(key)
     for slot_keys in by_slot.values():
-        pipe.unlink(*slot_keys)
+        # ClusterPipeline.unlink refuses several keys even within one slot; the raw command
+        # is routed by its first key, and every key here shares that key's slot.
+        pipe.execute_command("UNLINK", *slot_keys)
     return len(by_slot)
 
 
