@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schedules import health
+from schedules import health, sessions
 from schedules.base import Schedule
 from shared.settings import Settings
 
 DOMAINS: list[Callable[[Settings], Schedule]] = [
     health.schedule,
+    sessions.schedule,
 ]
 
 

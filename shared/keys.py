@@ -12,6 +12,7 @@ reach a SCAN MATCH pattern.
 | P beat:heartbeat             | string | HEALTH_BEAT_STALE × 4   | beat scheduler      | health.probe      |
 | P redbeat:*                  | (RedBeat's schedule and scheduler lock)          | beat              | beat              |
 | P rl:{u:<id>}:<policy>       | string | until the bucket is full| guards (Lua)        | guards (Lua)      |
+| P rl:{u:<id>}:res:<rid>      | string | TOKEN_RESERVATION_TTL   | guards (Lua)        | guard settle (Lua)|
 | P sess:{u:<id>}              | zset   | last deadline           | guards (Lua)        | guards, sweep     |
 | P {an}:events                | stream | MAXLEN ~                | web (XADD)          | analytics.rollup  |
 | P {an}:events:dead           | stream | MAXLEN ~                | analytics.rollup    | operators         |
@@ -85,6 +86,11 @@ def redbeat_prefix() -> str:
 
 def rate_limit(identity: str | bytes, policy: str) -> str:
     return f"{prefix()}rl:{user_tag(identity)}:{policy}"
+
+
+def rate_reservation(identity: str | bytes, reservation_id: str) -> str:
+    """STRING: units reserved per token policy until settled; same tag as the buckets."""
+    return f"{prefix()}rl:{user_tag(identity)}:res:{safe_id(reservation_id)}"
 
 
 def sessions(user_id: str | bytes) -> str:

@@ -13,12 +13,13 @@ from fastapi import FastAPI
 from shared.redis_client import build_async_client
 from shared.settings import exit_on_bad_settings
 from web import errors
-from web.routes import chat, health, metrics
+from web.routes import chat, health, metrics, sessions
 
 ROUTERS = [
     health.router,
     metrics.router,
     chat.router,
+    sessions.router,
 ]
 
 

@@ -37,8 +37,18 @@ def health_metrics(snap: Snapshot) -> Iterable[Metric]:
     return [value, status, overall]
 
 
+def sessions_metrics(snap: Snapshot) -> Iterable[Metric]:
+    """The active-sessions gauge written by `sessions.sweep`."""
+    active = GaugeMetricFamily("chatbot_active_sessions", "Live sessions at the last sweep")
+    active.add_metric([], float(snap.data.get("active", 0)))
+    users = GaugeMetricFamily("chatbot_session_users", "Users with live sessions at the last sweep")
+    users.add_metric([], float(snap.data.get("users", 0)))
+    return [active, users]
+
+
 SNAPSHOT_METRICS: dict[str, Callable[[Snapshot], Iterable[Metric]]] = {
     HEALTH: health_metrics,
+    "sessions": sessions_metrics,
 }
 
 

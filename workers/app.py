@@ -12,6 +12,7 @@ from workers.config import build_config
 
 TASK_MODULES = [
     "tasks.health",
+    "tasks.sessions",
 ]
 
 app = Celery("chatbot", include=TASK_MODULES)

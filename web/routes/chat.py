@@ -1,15 +1,22 @@
-"""POST /chat: guards, response, event; the only heavy step is the responder call itself."""
+"""POST /chat: guards, response, event; the only heavy step is the responder call itself.
+
+Round trips: step 1 is ONE Redis script call for every guard (rate limits, token reservation,
+session check). Settling the token reservation runs after the response is sent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from shared.responder import load_responder
 from shared.settings import get_settings
+from web import guards
+from web.auth import Caller
+from web.deps import Redis
 
 router = APIRouter(tags=["chat"])
 
@@ -17,13 +24,36 @@ router = APIRouter(tags=["chat"])
 class ChatRequest(BaseModel):
     message: str = Field(min_length=1, max_length=16_000)
     model: str = Field(default="demo", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
-    session_id: str | None = Field(default=None, max_length=128)
+    session_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 @router.post("/chat")
-async def chat(body: ChatRequest) -> dict[str, Any]:
+async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
+    body: ChatRequest,
+    who: Caller,
+    redis: Redis,
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    # 1. Guards: rate limits + token reservation + session check, one round trip (429/410/503).
+    guarded = await guards.check_request(
+        request,
+        redis,
+        who,
+        session_id=body.session_id,
+        model=body.model,
+        tokens=guards.estimate_tokens(body.message),
+    )
+    guarded.apply(response)
+
+    # 2. The reply from the configured responder.
     responder = load_responder(get_settings().web.responder)
     reply = await run_in_threadpool(responder, body.message, body.model)
+
+    # 3. Settle the token reservation with the actual usage, after the response is sent.
+    background.add_task(guarded.settle, redis, reply.prompt_tokens + reply.completion_tokens)
+
     return {
         "reply": reply.text,
         "model": body.model,

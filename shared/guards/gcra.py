@@ -1,0 +1,143 @@
+"""GCRA rate limiting in one atomic script (`shared/lua/guard.lua`): several policies checked
+together, all-or-nothing, optionally with a session check and a token reservation.
+
+`GuardCall` describes one request's guards; `check`/`acheck` run it as ONE EVALSHA (sync and
+asyncio clients), `settle`/`asettle` settle a token reservation afterwards. Every key of one call
+carries the caller's `{u:<id>}` hash tag, so the script works on Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from shared import lua
+from shared.guards.policies import Charge, Policy, checked_cost
+from shared.redis_client import AsyncRedisClient, RedisClient
+
+SESSION_LIVE, SESSION_LOST, SESSION_UNCHECKED = 1, 0, -1
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    """One policy's verdict: whether it passes, units left, time to full, time to retry."""
+
+    policy: Policy
+    passes: bool
+    remaining: int
+    reset_us: int
+    retry_after_us: int  # 0 when it passes, -1 when the cost can never pass (above the limit)
+
+    @property
+    def blocks(self) -> bool:
+        return not self.passes and self.policy.mode == "enforce"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    session: int  # SESSION_LIVE, SESSION_LOST or SESSION_UNCHECKED
+    results: list[PolicyResult]
+
+    @property
+    def retry_after_s(self) -> int | None:
+        """Whole seconds until every blocking policy passes; None when one never will."""
+        waits = [r.retry_after_us for r in self.results if r.blocks]
+        if any(w < 0 for w in waits):
+            return None
+        return math.ceil(max(waits, default=0) / 1_000_000)
+
+
+@dataclass(frozen=True)
+class GuardCall:
+    """Everything one request's guards need, in the order the script reads it."""
+
+    charges: list[Charge]
+    session_key: str | None = None
+    session_id: str | None = None
+    reservation_key: str | None = None
+    reservation_ttl_ms: int = 0
+    now_us: int | None = None
+
+    def keys_and_args(self) -> tuple[list[str], list[str | int]]:
+        keys = [c.key for c in self.charges]
+        args: list[str | int] = [
+            "" if self.now_us is None else self.now_us,
+            len(self.charges),
+            self.session_id or "",
+            self.reservation_ttl_ms if self.reservation_key else 0,
+        ]
+        if self.session_id:
+            if self.session_key is None:
+                raise ValueError("a session check needs the session key")
+            keys.append(self.session_key)
+        if self.reservation_key and self.reservation_ttl_ms > 0:
+            keys.append(self.reservation_key)
+        for c in self.charges:
+            shadow = "1" if c.policy.mode == "shadow" else "0"
+            args += [c.policy.emission_us, c.policy.limit, checked_cost(c.cost), shadow]
+        return keys, args
+
+    def parse(self, reply: list[Any]) -> Decision:
+        results = [
+            PolicyResult(
+                c.policy,
+                bool(reply[2 + 4 * i]),
+                int(reply[3 + 4 * i]),
+                int(reply[4 + 4 * i]),
+                int(reply[5 + 4 * i]),
+            )
+            for i, c in enumerate(self.charges)
+        ]
+        return Decision(bool(reply[0]), int(reply[1]), results)
+
+
+def check(client: RedisClient, call: GuardCall) -> Decision:
+    """Run the guards in one EVALSHA; charges every policy or none."""
+    keys, args = call.keys_and_args()
+    return call.parse(lua.script(client, "guard")(keys=keys, args=args))
+
+
+async def acheck(client: AsyncRedisClient, call: GuardCall) -> Decision:
+    """The asyncio twin of `check`."""
+    keys, args = call.keys_and_args()
+    return call.parse(await lua.script(client, "guard")(keys=keys, args=args))
+
+
+def _settle_call(
+    charges: list[Charge], reservation_key: str, actual: int, now_us: int | None
+) -> tuple[list[str], list[str | int]]:
+    if actual < 0:
+        raise ValueError("actual cost must be >= 0")
+    keys = [c.key for c in charges] + [reservation_key]
+    args: list[str | int] = ["" if now_us is None else now_us, len(charges), checked_cost(actual)]
+    args += [c.policy.emission_us for c in charges]
+    return keys, args
+
+
+def settle(
+    client: RedisClient,
+    charges: list[Charge],
+    reservation_key: str,
+    actual: int,
+    now_us: int | None = None,
+) -> list[int] | None:
+    """Settle a reservation with the actual cost, once; per-policy differences, or None when the
+    reservation was already settled or has released itself (expired)."""
+    keys, args = _settle_call(charges, reservation_key, actual, now_us)
+    reply = lua.script(client, "guard_settle")(keys=keys, args=args)
+    return [int(x) for x in reply[1:]] if reply[0] else None
+
+
+async def asettle(
+    client: AsyncRedisClient,
+    charges: list[Charge],
+    reservation_key: str,
+    actual: int,
+    now_us: int | None = None,
+) -> list[int] | None:
+    """The asyncio twin of `settle`."""
+    keys, args = _settle_call(charges, reservation_key, actual, now_us)
+    reply = await lua.script(client, "guard_settle")(keys=keys, args=args)
+    return [int(x) for x in reply[1:]] if reply[0] else None

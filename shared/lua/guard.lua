@@ -1,0 +1,78 @@
+-- All guards of one request, atomically: an optional session check, then every GCRA rate
+-- policy, all-or-nothing (a rejection by any enforced policy charges none), and an optional
+-- token reservation record that guard_settle.lua later consumes.
+--
+-- KEYS[1..n]   the policy keys (string: theoretical arrival time, integer microseconds)
+-- KEYS[n+1]    the session zset, present only when ARGV[3] ~= ''
+-- KEYS[#KEYS]  the reservation record, present only when ARGV[4] > 0
+-- ARGV[1]      now in integer microseconds, or '' for the server clock (TIME)
+-- ARGV[2]      n, the number of policies
+-- ARGV[3]      session id to check (member of the session zset), or ''
+-- ARGV[4]      reservation record TTL in milliseconds, 0 for no record
+-- ARGV[5+4(i-1) ..] per policy i: emission interval T (us, integer > 0), limit L (burst, units),
+--              cost (units, integer >= 0), shadow flag ('1' = decide and report, never block)
+-- returns      {allowed 0|1, session 1 live | 0 lost | -1 not checked,
+--               then per policy i: passes 0|1, remaining units, reset us, retry_after us}
+--              reset = time until the bucket is full again; retry_after = 0 when the policy
+--              passes, -1 when the cost exceeds L (never admissible).
+-- A policy passes cost c at now when max(tat, now) + c*T - now <= L*T. The state is one integer
+-- per policy with a TTL equal to the time until the bucket is full, after which it is moot.
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  now = tonumber(ARGV[1])
+end
+local n = tonumber(ARGV[2])
+local res_ttl_ms = tonumber(ARGV[4])
+
+local session = -1
+if ARGV[3] ~= '' then
+  local deadline = redis.call('ZSCORE', KEYS[n + 1], ARGV[3])
+  if deadline and tonumber(deadline) > now then session = 1 else session = 0 end
+end
+
+local allowed = session ~= 0
+local t, limit, tat, new_tat, passes, retry = {}, {}, {}, {}, {}, {}
+for i = 1, n do
+  local a = 5 + 4 * (i - 1)
+  t[i] = tonumber(ARGV[a])
+  limit[i] = tonumber(ARGV[a + 1])
+  local cost = tonumber(ARGV[a + 2])
+  tat[i] = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat[i] < now then tat[i] = now end
+  new_tat[i] = tat[i] + cost * t[i]
+  retry[i] = 0
+  if cost > limit[i] then
+    retry[i] = -1
+  elseif new_tat[i] - now > limit[i] * t[i] then
+    retry[i] = new_tat[i] - now - limit[i] * t[i]
+  end
+  passes[i] = retry[i] == 0
+  if not passes[i] and ARGV[a + 3] ~= '1' then allowed = false end
+end
+
+local out = {allowed and 1 or 0, session}
+local charged = {}
+for i = 1, n do
+  local c = 0
+  if allowed and passes[i] and new_tat[i] > tat[i] then
+    c = (new_tat[i] - tat[i]) / t[i]
+    tat[i] = new_tat[i]
+    redis.call('SET', KEYS[i], string.format('%d', tat[i]),
+      'PX', string.format('%d', math.ceil((tat[i] - now) / 1000)))
+  end
+  charged[i] = string.format('%d', c)
+  local remaining = math.floor((limit[i] * t[i] - (tat[i] - now)) / t[i])
+  if remaining < 0 then remaining = 0 end
+  table.insert(out, passes[i] and 1 or 0)
+  table.insert(out, remaining)
+  table.insert(out, tat[i] - now)
+  table.insert(out, retry[i])
+end
+
+if allowed and res_ttl_ms > 0 then
+  redis.call('SET', KEYS[#KEYS], table.concat(charged, ' '), 'PX', ARGV[4])
+end
+return out
