@@ -18,10 +18,27 @@ reach a SCAN MATCH pattern.
 | P {an}:events:dead           | stream | MAXLEN ~                | analytics.rollup    | operators         |
 | P {an}:metrics               | stream | MAXLEN ~                | publish_metric      | analytics.rollup  |
 | P {an}:popularity            | zset   | none (decayed, trimmed) | analytics.rollup    | cache.warmup      |
-| P cache:q:<qhash>            | string | cache TTL               | cache (live miss)   | cache.warmup      |
+| P {an}:popularity:decayed_at | string | none                    | analytics.rollup    | analytics.rollup  |
+| P {an}:b:<gran>:<start_s>    | hash   | ANALYTICS_<GRAN>_RETENTION | analytics.rollup | rollup, snapshots |
+| P {an}:closing               | zset   | none (drained)          | analytics.rollup    | rollup (to SQL)   |
+| P {an}:totals                | hash   | none                    | analytics.rollup    | rollup snapshot   |
+| P {an}:hll:<gran>:<start_s>  | HLL    | granularity retention   | analytics.rollup    | rollup snapshot   |
+| P {an}:users:<day_start_s>   | hash   | ANALYTICS_USER_COUNTS_RETENTION | analytics.rollup | operators |
+| P {an}:alerts                | stream | MAXLEN ~                | detect_anomalies    | web, operators    |
+| P {an}:alert:<metric>:<dir>  | string | ANOMALY_COOLDOWN        | detect_anomalies    | detect_anomalies  |
+| P cache:q:<qhash>            | string | CACHE_QUERY_TEXT_TTL    | cache (live miss)   | cache.warmup      |
+| P cache:r:g:<khash>          | string | soft+stale TTL, jittered| web miss, warmup    | web (GET)         |
+| P cache:r:{u:<id>}:<khash>   | string | soft+stale TTL, jittered| web miss, refresh   | web (MGET w/ gen) |
+| P cache:gen:{u:<id>}         | string | > longest entry TTL     | cache.invalidate    | web (MGET), reap  |
+| P cache:fl:<kind>:<entry>    | string | CACHE_FLIGHT_TTL        | web (SET NX)        | web, cache.refresh|
+| P cache:tag:<tag>            | set    | never shortens (GT)     | cache store         | cache.invalidate  |
+| P cache:stats                | hash   | none (counters)         | web, warmup         | health, warmup    |
+| P cache:hits                 | zset   | none (decayed, trimmed) | web                 | cache.warmup      |
+| P cache:inv:jobs             | hash   | none (fields deleted)   | cache.invalidate    | cache.invalidate  |
+| P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim          | audit.trim, web   |
-| P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web               |
+| P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web, files.cleanup|
 """
 
 from __future__ import annotations
@@ -121,12 +138,108 @@ def popularity() -> str:
     return f"{prefix()}{{an}}:popularity"
 
 
+def popularity_decayed_at() -> str:
+    """STRING: when the popularity ZSET was last decayed (integer microseconds)."""
+    return f"{prefix()}{{an}}:popularity:decayed_at"
+
+
+def analytics_bucket(granularity: str, start_s: int) -> str:
+    """HASH of one time bucket's counters (granularity minute|hour|day, start in epoch s)."""
+    return f"{prefix()}{{an}}:b:{granularity}:{int(start_s)}"
+
+
+def analytics_closing() -> str:
+    """ZSET of buckets touched since their last SQL upsert: member `gran:start`, score = end."""
+    return f"{prefix()}{{an}}:closing"
+
+
+def analytics_totals() -> str:
+    return f"{prefix()}{{an}}:totals"
+
+
+def analytics_hll(granularity: str, start_s: int) -> str:
+    """HyperLogLog of distinct users (`day`, `month`) or sessions (`minute`) in one bucket."""
+    return f"{prefix()}{{an}}:hll:{granularity}:{int(start_s)}"
+
+
+def analytics_user_counts(day_start_s: int) -> str:
+    return f"{prefix()}{{an}}:users:{int(day_start_s)}"
+
+
+def alerts_stream() -> str:
+    return f"{prefix()}{{an}}:alerts"
+
+
+def alert_dedupe(metric: str, direction: str) -> str:
+    return f"{prefix()}{{an}}:alert:{safe_id(metric)}:{safe_id(direction)}"
+
+
 # --- cache ------------------------------------------------------------------------------------
 
 
 def cache_query_text(qhash: str) -> str:
     """STRING: the normalised text (and model) of a query seen by the cache, for warmup."""
     return f"{prefix()}cache:q:{safe_id(qhash)}"
+
+
+def cache_namespace() -> str:
+    """The prefix of every cache key; admin patterns must stay inside it."""
+    return f"{prefix()}cache:"
+
+
+def cache_entries_prefix() -> str:
+    """The prefix of every cached answer (global and per user)."""
+    return f"{prefix()}cache:r:"
+
+
+def cache_entry(khash: str, user_id: str | bytes | None = None) -> str:
+    """STRING: one cached answer, global or in the user's slot (shares `{u:<id>}` with its gen)."""
+    scope = "g" if user_id is None else user_tag(user_id)
+    return f"{prefix()}cache:r:{scope}:{safe_id(khash)}"
+
+
+def cache_user_entries_pattern(user_id: str | bytes) -> str:
+    """SCAN MATCH pattern of exactly one user's answers (the id is hashed or glob-escaped)."""
+    return f"{glob_escape(prefix())}cache:r:{glob_escape(user_tag(user_id))}:*"
+
+
+def cache_user_generation(user_id: str | bytes) -> str:
+    """STRING (integer): the user's cache generation; bumping it retires every answer at once."""
+    return f"{prefix()}cache:gen:{user_tag(user_id)}"
+
+
+def cache_flight(kind: str, entry_key: str) -> str:
+    """STRING: single-flight marker (`fill` on a miss, `refresh` when stale) of one entry."""
+    return f"{prefix()}cache:fl:{kind}:{entry_key.removeprefix(prefix())}"
+
+
+def cache_tag(tag: str) -> str:
+    """SET: the entry keys carrying `tag`; its TTL only ever grows (EXPIRE NX + EXPIRE GT)."""
+    return f"{prefix()}cache:tag:{safe_id(tag)}"
+
+
+def cache_tags_pattern() -> str:
+    return f"{glob_escape(prefix())}cache:tag:*"
+
+
+def cache_stats() -> str:
+    """HASH: app-level counters (`hit:<source>`, `stale:<source>`, `miss`)."""
+    return f"{prefix()}cache:stats"
+
+
+def cache_hits() -> str:
+    """ZSET: member = query hash, score = decayed hit count (warmup's fallback popularity)."""
+    return f"{prefix()}cache:hits"
+
+
+def cache_invalidation_jobs() -> str:
+    """HASH: job id → JSON cursor and counts of an unfinished pattern/user invalidation."""
+    return f"{prefix()}cache:inv:jobs"
+
+
+def cache_users_to_reap() -> str:
+    """SET: users whose generation was bumped and whose old answers still use memory."""
+    return f"{prefix()}cache:inv:users"
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from shared.analytics.detect import ANOMALIES
+from shared.analytics.gauges import anomaly_metrics, summary_metrics
+from shared.analytics.series import SUMMARY as ANALYTICS
 from shared.health import SNAPSHOT_NAME as HEALTH
 from shared.snapshots import Snapshot
 
@@ -48,6 +51,8 @@ def sessions_metrics(snap: Snapshot) -> Iterable[Metric]:
 
 SNAPSHOT_METRICS: dict[str, Callable[[Snapshot], Iterable[Metric]]] = {
     HEALTH: health_metrics,
+    ANALYTICS: summary_metrics,
+    ANOMALIES: anomaly_metrics,
     "sessions": sessions_metrics,
 }
 

@@ -11,6 +11,10 @@ from shared.settings import exit_on_bad_settings
 from workers.config import build_config
 
 TASK_MODULES = [
+    "tasks.analytics",
+    "tasks.audit",
+    "tasks.cache",
+    "tasks.files",
     "tasks.health",
     "tasks.sessions",
 ]

@@ -6,12 +6,14 @@ session check). Settling the token reservation runs after the response is sent.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from shared.analytics.events import append_event
 from shared.responder import load_responder
 from shared.settings import get_settings
 from web import guards
@@ -49,10 +51,29 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
 
     # 2. The reply from the configured responder.
     responder = load_responder(get_settings().web.responder)
-    reply = await run_in_threadpool(responder, body.message, body.model)
+    started = time.perf_counter()
+    event: dict[str, Any] = {"user_id": who.identity, "model": body.model}
+    event.update(message=body.message, session_id=body.session_id)
+    try:
+        reply = await run_in_threadpool(responder, body.message, body.model)
+    except Exception as exc:
+        # The analytics event of a failed reply (one XADD) feeds the error rate, then re-raise.
+        latency_ms = (time.perf_counter() - started) * 1000
+        await append_event(
+            redis, **event, prompt_tokens=0, completion_tokens=0, latency_ms=latency_ms,
+            error=type(exc).__name__,
+        )  # fmt: skip
+        raise
+    latency_ms = (time.perf_counter() - started) * 1000
 
     # 3. Settle the token reservation with the actual usage, after the response is sent.
     background.add_task(guarded.settle, redis, reply.prompt_tokens + reply.completion_tokens)
+    # 4. The analytics event: one XADD (MAXLEN ~), also after the response is sent. It cannot
+    #    share a round trip with the settle above, a Lua script in the caller's {u:} slot.
+    background.add_task(
+        append_event, redis, **event, prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens, latency_ms=latency_ms,
+    )  # fmt: skip
 
     return {
         "reply": reply.text,

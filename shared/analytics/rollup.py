@@ -1,0 +1,218 @@
+"""The rollup: consume the event and metrics streams with a consumer group, exactly once.
+
+Per batch: XREADGROUP (or XAUTOCLAIM for entries stuck with a dead consumer), aggregate in
+Python (`aggregate`), then ONE MULTI/EXEC holding every counter update, the dead-letter XADDs
+and the XACK of the whole batch. A crash anywhere before EXEC leaves the batch pending and the
+counters untouched (Redis discards an unfinished MULTI); after EXEC both are done. The batch is
+reclaimed by the next run with XAUTOCLAIM, so nothing is lost or counted twice. All keys share
+the `{an}` hash tag, so the transaction stays in one cluster slot.
+
+Only one consumer runs at a time (the task's run-lock), which is what makes reclaiming entries
+idle for ANALYTICS_CLAIM_IDLE safe: their consumer is gone, not slow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from redis.exceptions import ResponseError
+
+from shared import keys
+from shared.analytics import aggregate, popularity
+from shared.analytics.events import EventError, parse
+from shared.analytics.metrics_stream import parse_sample
+from shared.redis_client import RedisClient
+from shared.settings.analytics import AnalyticsSettings
+
+log = logging.getLogger(__name__)
+GROUP = "rollup"
+Entry = tuple[bytes, dict[bytes, bytes]]
+Fold = Callable[[aggregate.Delta, Entry, float, AnalyticsSettings], None]
+
+
+@dataclass
+class RollupReport:
+    events: int = 0
+    metrics: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+    batches: int = 0
+    expired: int = 0
+    streams: dict[str, int] = field(default_factory=dict)
+
+
+def consumer_name() -> str:
+    """This process's consumer name: a restarted worker is a new consumer."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def ensure_group(client: RedisClient, stream: str) -> None:
+    """Create the consumer group (from the stream's beginning) unless it exists."""
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def fold_event(delta: aggregate.Delta, entry: Entry, now_s: float, s: AnalyticsSettings) -> None:
+    entry_id, fields = entry
+    try:
+        ev = parse(entry_id, fields, max_bytes=s.max_event_bytes)
+    except EventError as exc:
+        aggregate.add_dead(delta, entry_id, str(exc), fields)
+        return
+    aggregate.add_event(delta, ev, now_s, s)
+
+
+def fold_metric(delta: aggregate.Delta, entry: Entry, now_s: float, s: AnalyticsSettings) -> None:
+    entry_id, fields = entry
+    try:
+        sample = parse_sample(entry_id, fields)
+    except ValueError as exc:
+        aggregate.add_dead(delta, entry_id, str(exc), fields)
+        return
+    aggregate.add_metric(delta, sample.ts_ms, sample.name, sample.value, now_s=now_s, settings=s)
+
+
+def _dead_record(raw: dict[bytes, bytes]) -> bytes:
+    """The offending entry as bounded JSON (each value cut to 256 bytes), for operators."""
+    body = {
+        k.decode("utf-8", "replace"): v[:256].decode("utf-8", "replace") for k, v in raw.items()
+    }
+    return orjson.dumps(body)[:2048]
+
+
+def apply(
+    client: RedisClient, stream: str, delta: aggregate.Delta, settings: AnalyticsSettings
+) -> None:
+    """Apply `delta` and XACK its batch in ONE MULTI/EXEC (every key in the `{an}` slot)."""
+    with client.pipeline(transaction=True) as pipe:
+        for (key, name), n in delta.incr.items():
+            pipe.hincrby(key, name, n)
+        for (key, name), x in delta.incr_float.items():
+            pipe.hincrbyfloat(key, name, x)
+        for key, members in delta.hll.items():
+            pipe.pfadd(key, *members)
+        for key, at_s in delta.expire_at.items():
+            pipe.expireat(key, at_s)
+        if delta.closing:
+            pipe.zadd(keys.analytics_closing(), delta.closing)  # type: ignore[arg-type]
+        for qhash, weight in delta.popularity.items():
+            pipe.zincrby(keys.popularity(), weight, qhash)
+        for entry_id, reason, raw in delta.dead:
+            pipe.xadd(
+                keys.events_dead_letter(),
+                {
+                    "stream": stream,
+                    "id": entry_id,
+                    "reason": reason,
+                    "raw": _dead_record(raw),
+                },
+                maxlen=settings.dead_letter_maxlen,
+                approximate=True,
+            )
+        if delta.ack_ids:
+            pipe.xack(stream, GROUP, *delta.ack_ids)
+        pipe.execute()
+
+
+def process_batch(
+    client: RedisClient,
+    stream: str,
+    entries: list[Entry],
+    fold: Fold,
+    *,
+    now_s: float,
+    settings: AnalyticsSettings,
+    report: RollupReport,
+) -> None:
+    """Aggregate `entries` and commit them (counters + acks) in one transaction."""
+    delta = aggregate.Delta()
+    for entry in entries:
+        delta.ack_ids.append(entry[0])
+        fold(delta, entry, now_s, settings)
+    apply(client, stream, delta, settings)
+    report.batches += 1
+    report.events += delta.events
+    report.metrics += delta.metrics
+    report.dead += len(delta.dead)
+    report.expired += delta.expired
+
+
+def _reclaim(
+    client: RedisClient,
+    stream: str,
+    consumer: str,
+    fold: Fold,
+    *,
+    now_s: float,
+    s: AnalyticsSettings,
+    report: RollupReport,
+) -> None:
+    cursor: Any = "0-0"
+    while True:
+        reply = client.xautoclaim(
+            stream, GROUP, consumer, int(s.claim_idle_s * 1000), start_id=cursor, count=s.batch_size
+        )
+        cursor, entries = reply[0], [e for e in reply[1] if e[1] is not None]
+        if entries:
+            report.reclaimed += len(entries)
+            process_batch(client, stream, entries, fold, now_s=now_s, settings=s, report=report)
+        if cursor in (b"0-0", "0-0"):
+            return
+
+
+def consume(
+    client: RedisClient,
+    stream: str,
+    fold: Fold,
+    settings: AnalyticsSettings,
+    *,
+    consumer: str,
+    now: Callable[[], float] = time.time,
+    report: RollupReport | None = None,
+) -> RollupReport:
+    """Reclaim stuck entries, then read new ones in batches (at most ANALYTICS_MAX_BATCHES)."""
+    report = report or RollupReport()
+    ensure_group(client, stream)
+    before = report.batches
+    _reclaim(client, stream, consumer, fold, now_s=now(), s=settings, report=report)
+    for _ in range(settings.max_batches):
+        reply = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=settings.batch_size)
+        entries = reply[0][1] if reply else []
+        if not entries:
+            break
+        process_batch(client, stream, entries, fold, now_s=now(), settings=settings, report=report)
+    report.streams[stream] = report.batches - before
+    return report
+
+
+def run(
+    client: RedisClient,
+    settings: AnalyticsSettings,
+    *,
+    consumer: str | None = None,
+    now: Callable[[], float] = time.time,
+) -> RollupReport:
+    """One rollup pass over both streams: decay popularity, then consume events and metrics."""
+    consumer = consumer or consumer_name()
+    popularity.decay(client, settings, int(now() * 1_000_000))
+    report = consume(client, keys.events_stream(), fold_event, settings, consumer=consumer, now=now)
+    consume(
+        client,
+        keys.metrics_stream(),
+        fold_metric,
+        settings,
+        consumer=consumer,
+        now=now,
+        report=report,
+    )
+    return report

@@ -1,0 +1,33 @@
+"""analytics.rollup and analytics.detect_anomalies: thin beat wrappers over `shared.analytics`."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from shared.analytics import detect, persist, rollup, series
+from shared.redis_client import get_redis
+from shared.settings import get_settings
+from tasks.periodic import periodic_task
+
+
+@periodic_task("analytics.rollup", time_limit_s=120)
+def rollup_task() -> dict[str, Any]:
+    """Consume both streams, persist closed buckets to SQL, write the dashboard snapshots."""
+    settings = get_settings()
+    client = get_redis()
+    started = time.monotonic()
+    report = rollup.run(client, settings.analytics)
+    persisted = persist.persist_closed(client, settings.analytics)
+    out = {**dataclasses.asdict(report), "persisted_buckets": persisted}
+    out["seconds"] = round(time.monotonic() - started, 3)
+    series.write_snapshots(client, settings, extra={"last_run": out})
+    return out
+
+
+@periodic_task("analytics.detect_anomalies", time_limit_s=60)
+def detect_anomalies() -> dict[str, Any]:
+    """Score the last closed minute; alerts go to the alerts stream and the snapshot."""
+    result = detect.detect(get_redis(), get_settings())
+    return {"skipped": result["skipped"], "alerts": len(result["active"])}
