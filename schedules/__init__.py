@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schedules import analytics, audit, cache, files, health, sessions
+from schedules import analytics, health, sessions
 from schedules.base import Schedule
 from shared.settings import Settings
 
 DOMAINS: list[Callable[[Settings], Schedule]] = [
     health.schedule,
-    sessions.schedule,
     analytics.schedule,
-    audit.schedule,
-    cache.schedule,
-    files.schedule,
+    sessions.schedule,
 ]
 
 

@@ -13,7 +13,8 @@ import threading
 from typing import Any, TypeAlias, cast
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from redis import Redis
+from redis import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool as AsyncBlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.asyncio.retry import Retry as AsyncRetry
@@ -100,7 +101,10 @@ def build_client(
     options["retry"] = Retry(ExponentialBackoff(cap=0.5, base=0.02), conn.retries)
     if is_cluster_url(url):
         return cast(RedisClient, RedisCluster.from_url(plain_url, **options))
-    return Redis.from_url(plain_url, **options)
+    # A blocking pool waits (up to the socket timeout) for a free connection when every pooled
+    # connection is busy; the default pool raises "Too many connections" under a burst instead.
+    pool = BlockingConnectionPool.from_url(plain_url, timeout=options["socket_timeout"], **options)
+    return Redis.from_pool(pool)
 
 
 def build_async_client(
@@ -112,7 +116,10 @@ def build_async_client(
     options["retry"] = AsyncRetry(ExponentialBackoff(cap=0.5, base=0.02), conn.retries)
     if is_cluster_url(url):
         return cast(AsyncRedisClient, AsyncRedisCluster.from_url(plain_url, **options))
-    return AsyncRedis.from_url(plain_url, **options)
+    pool = AsyncBlockingConnectionPool.from_url(
+        plain_url, timeout=options["socket_timeout"], **options
+    )
+    return AsyncRedis.from_pool(pool)
 
 
 def get_redis(*, socket_timeout_s: float | None = None) -> RedisClient:

@@ -49,6 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
             "KEY_PREFIX": "t:",
             "JWT_SECRET": "test-secret-" + "x" * 32,
             "CELERY_TASK_EVENTS": "false",
+            # Tests write snapshots and read them back at once; the web micro-cache is tested
+            # on its own (tests/web/test_snapshot_cache.py).
+            "WEB_SNAPSHOT_CACHE_TTL": "0",
         }
     )
     _STATE["base"] = base

@@ -12,9 +12,6 @@ from workers.config import build_config
 
 TASK_MODULES = [
     "tasks.analytics",
-    "tasks.audit",
-    "tasks.cache",
-    "tasks.files",
     "tasks.health",
     "tasks.sessions",
 ]

@@ -20,6 +20,13 @@ class WebSettings:
         (),
         "Comma-separated proxy addresses/CIDRs whose X-Forwarded-For is honoured.",
     )
+    snapshot_cache_ttl_s: float = setting(
+        "WEB_SNAPSHOT_CACHE_TTL",
+        1.0,
+        "How long a web process reuses a snapshot it read (0: read Redis every request).",
+        unit="s",
+        minimum=0,
+    )
     responder: str = setting(
         "CHAT_RESPONDER",
         "shared.responder:demo_responder",

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from shared import keys, snapshots
 from shared.health import FAIL, SNAPSHOT_NAME
 from shared.settings import get_settings
 from web.deps import Redis
+from web.snapshot_cache import read_snapshot
 
 router = APIRouter(tags=["health"])
 HEALTH_JSON = "application/health+json"
@@ -40,7 +41,7 @@ async def advanced(redis: Redis) -> JSONResponse:
     """The health snapshot with its age; 503 `fail` when missing, stale or failing."""
     interval_s = get_settings().schedule.health_probe_interval_s
     try:
-        snap = snapshots.parse(await redis.get(keys.snapshot(SNAPSHOT_NAME)))
+        snap = await read_snapshot(redis, SNAPSHOT_NAME)
     except RedisError as exc:
         return _fail(f"redis unreachable: {type(exc).__name__}")
     if snap is None:
@@ -56,8 +57,17 @@ async def advanced(redis: Redis) -> JSONResponse:
         body["status"] = FAIL
         body["output"] = f"snapshot is stale: older than {2 * interval_s:g} s"
     status = 503 if body["status"] == FAIL else 200
-    return JSONResponse(body, status_code=status, media_type=HEALTH_JSON)
+    return HealthJSONResponse(body, status_code=status)
 
 
 def _fail(reason: str) -> JSONResponse:
-    return JSONResponse({"status": FAIL, "output": reason}, status_code=503, media_type=HEALTH_JSON)
+    return HealthJSONResponse({"status": FAIL, "output": reason}, status_code=503)
+
+
+class HealthJSONResponse(JSONResponse):
+    """`application/health+json`, serialised with orjson (several times faster than json)."""
+
+    media_type = HEALTH_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

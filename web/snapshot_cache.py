@@ -1,0 +1,37 @@
+"""Read precomputed snapshots with a short per-process cache.
+
+Snapshots change once per job interval (seconds to minutes) while health and dashboard endpoints
+are polled by load balancers and browsers many times a second. Caching the decoded snapshot for
+WEB_SNAPSHOT_CACHE_TTL (default 1 s) takes Redis off the hot path at the cost of at most that
+much extra staleness; the age reported to clients is still computed per request from
+`generated_at`. A TTL of 0 reads Redis on every request.
+"""
+
+from __future__ import annotations
+
+import time
+
+from shared import keys, snapshots
+from shared.redis_client import AsyncRedisClient
+from shared.settings import get_settings
+from shared.snapshots import Snapshot
+
+_cache: dict[str, tuple[float, Snapshot | None]] = {}
+
+
+async def read_snapshot(redis: AsyncRedisClient, name: str) -> Snapshot | None:
+    """Snapshot `name`, from this process's cache when younger than the TTL, else one GET."""
+    ttl_s = get_settings().web.snapshot_cache_ttl_s
+    now = time.monotonic()
+    hit = _cache.get(name)
+    if ttl_s > 0 and hit is not None and now - hit[0] < ttl_s:
+        return hit[1]
+    snap = snapshots.parse(await redis.get(keys.snapshot(name)))
+    if ttl_s > 0:
+        _cache[name] = (now, snap)
+    return snap
+
+
+def clear() -> None:
+    """Forget every cached snapshot (tests)."""
+    _cache.clear()
