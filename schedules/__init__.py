@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schedules import analytics, health, sessions
+from schedules import analytics, audit, cache, files, health, sessions
 from schedules.base import Schedule
 from shared.settings import Settings
 
 DOMAINS: list[Callable[[Settings], Schedule]] = [
     health.schedule,
-    analytics.schedule,
     sessions.schedule,
+    analytics.schedule,
+    audit.schedule,
+    cache.schedule,
+    files.schedule,
 ]
 
 

@@ -6,14 +6,19 @@ from typing import Any
 
 from celery import current_app
 
-from shared import broker, health
+from shared import audit_health, broker, health
 from shared.analytics.health import check_stream_lag
+from shared.cache.health import check_hit_rate
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 
 # Health checks owned by the feature domains; each takes (client, settings, now).
-DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (check_stream_lag,)
+DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (
+    check_stream_lag,
+    audit_health.check,
+    check_hit_rate,
+)
 
 
 def _ping(timeout_s: float) -> list[str]:

@@ -12,6 +12,9 @@ from workers.config import build_config
 
 TASK_MODULES = [
     "tasks.analytics",
+    "tasks.audit",
+    "tasks.cache",
+    "tasks.files",
     "tasks.health",
     "tasks.sessions",
 ]

@@ -18,11 +18,13 @@ TaskName = Literal[
     "health.probe",
     "cache.invalidate",
     "cache.warmup",
+    "cache.refresh",
     "files.process",
     "analytics.rollup",
     "analytics.detect_anomalies",
     "audit.trim",
     "audit.verify",
+    "audit.purge",
     "sessions.sweep",
 ]
 
