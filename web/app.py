@@ -13,7 +13,17 @@ from fastapi import FastAPI
 from shared.redis_client import build_async_client
 from shared.settings import exit_on_bad_settings
 from web import errors
-from web.routes import admin_audit, admin_cache, admin_tasks, analytics, chat, files, health, metrics, sessions
+from web.routes import (
+    admin_audit,
+    admin_cache,
+    admin_tasks,
+    analytics,
+    chat,
+    files,
+    health,
+    metrics,
+    sessions,
+)
 
 ROUTERS = [
     admin_cache.router,

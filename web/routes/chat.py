@@ -18,6 +18,7 @@ from shared.responder import load_responder
 from shared.settings import get_settings
 from web import guards
 from web.auth import Caller
+from web.chat_cache import cached_reply
 from web.deps import Redis
 
 router = APIRouter(tags=["chat"])
@@ -49,13 +50,18 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
     )
     guarded.apply(response)
 
-    # 2. The reply from the configured responder.
+    # 2. The reply: from the response cache (a hit is one MGET), else the configured responder
+    #    (single-flight per key). `X-Cache: hit | stale | miss` says which.
     responder = load_responder(get_settings().web.responder)
     started = time.perf_counter()
     event: dict[str, Any] = {"user_id": who.identity, "model": body.model}
     event.update(message=body.message, session_id=body.session_id)
     try:
-        reply = await run_in_threadpool(responder, body.message, body.model)
+        served = await cached_reply(
+            redis, who, body.message, body.model, background=background,
+            generate=lambda: run_in_threadpool(responder, body.message, body.model),
+        )  # fmt: skip
+        reply = served.reply
     except Exception as exc:
         # The analytics event of a failed reply (one XADD) feeds the error rate, then re-raise.
         latency_ms = (time.perf_counter() - started) * 1000
@@ -65,6 +71,7 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
         )  # fmt: skip
         raise
     latency_ms = (time.perf_counter() - started) * 1000
+    response.headers["X-Cache"] = served.status
 
     # 3. Settle the token reservation with the actual usage, after the response is sent.
     background.add_task(guarded.settle, redis, reply.prompt_tokens + reply.completion_tokens)

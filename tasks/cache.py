@@ -1,0 +1,103 @@
+"""cache.warmup (beat), cache.invalidate (on demand and the scheduled sweep), cache.refresh.
+
+cache.invalidate acknowledges late and is rejected back to the queue when its worker dies; its
+pattern and reap jobs persist their cursor in Redis, so the redelivered (or resubmitted, or
+swept) job resumes where the dead one stopped. It reports progress as the custom state
+`PROGRESS` whose meta holds the counts so far (`GET /admin/tasks/{id}` shows them).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import shared_task
+from redis.exceptions import RedisError
+
+from shared.cache import invalidate as inv
+from shared.cache import warmup as warm
+from shared.cache.entry import CacheKey
+from shared.cache.store import store_reply
+from shared.keys import cache_flight
+from shared.redis_client import get_redis
+from shared.responder import load_responder
+from shared.runlock import run_lock
+from shared.settings import get_settings
+from tasks.periodic import periodic_task
+
+SWEEP_LOCK = "cache.sweep"
+_vt = get_settings().workers.visibility_timeout_s
+# Long sweeps are resumable, so the hard limit only has to stay below the visibility timeout.
+HARD_LIMIT_S = min(1800, _vt - 60)
+
+
+@periodic_task("cache.warmup", time_limit_s=600)
+def warmup() -> dict[str, Any]:
+    """Regenerate the most popular answers that are missing or near expiry."""
+    settings = get_settings()
+    return warm.run(get_redis(), load_responder(settings.web.responder), settings)
+
+
+@shared_task(
+    name="cache.invalidate",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=HARD_LIMIT_S,
+    soft_time_limit=HARD_LIMIT_S - 30,
+    autoretry_for=(RedisError,),
+    retry_backoff=2,
+    max_retries=3,
+)
+def invalidate(
+    self: Any, user_id: str | None = None, tag: str | None = None, pattern: str | None = None
+) -> dict[str, Any]:
+    """Invalidate one user's, one tag's or one pattern's answers; with no argument, the sweep.
+
+    Returns the counts (`unlinked`, `scanned`, `round_trips`, ...). Bad input raises
+    `ValueError` (the task fails; nothing is deleted).
+    """
+    given = {k: v for k, v in (("user_id", user_id), ("tag", tag), ("pattern", pattern)) if v}
+    if len(given) > 1:
+        raise ValueError("give exactly one of user_id, tag, pattern")
+    settings = get_settings().cache
+    client = get_redis()
+
+    def progress(meta: dict[str, Any]) -> None:
+        if self.request.id:  # called directly (tests, shell) there is no task state to update
+            self.update_state(state="PROGRESS", meta=meta)
+
+    if user_id:
+        return inv.invalidate_user(client, str(user_id), settings, progress)
+    if tag:
+        return inv.invalidate_tag(client, str(tag), settings, progress)
+    if pattern:
+        return inv.invalidate_pattern(client, str(pattern), settings, progress)
+    with run_lock(client, SWEEP_LOCK, HARD_LIMIT_S) as lock:
+        if not lock.acquired:
+            return {"kind": "sweep", "skipped": "locked"}
+        return inv.sweep_all(client, settings, progress)
+
+
+@shared_task(name="cache.refresh", acks_late=False, time_limit=300, soft_time_limit=270)
+def refresh(
+    text: str, model: str, template_version: str, user_id: str | None = None
+) -> dict[str, Any]:
+    """Regenerate one stale answer (enqueued by the single caller that won the refresh marker).
+
+    Early ack: a lost refresh only means the marker expires and a later request enqueues again.
+    """
+    settings = get_settings()
+    key = CacheKey(str(text), str(model), str(template_version), (), user_id)
+    marker = cache_flight("refresh", key.entry)
+    reply = load_responder(settings.web.responder)(key.normalized, key.model)
+    store_reply(
+        get_redis(),
+        key,
+        reply,
+        source="live",
+        now=time.time(),
+        settings=settings.cache,
+        release_flight=marker,
+    )
+    return {"refreshed": key.qhash}
