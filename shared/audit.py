@@ -1,0 +1,190 @@
+"""Append audit events: one XADD on the `{audit}` stream, redacted and bounded in-process.
+
+An event answers who (`actor`), what (`event_type`, `details`, `result`), when (the stream id,
+assigned by the Redis server clock, in milliseconds), where (`ip`) and which request
+(`correlation_id`). Stream ids are unique, so two identical events never collapse into one (the
+seed's sorted set did exactly that). The stream is never capped at append time: `audit.trim`
+archives to SQL first and trims only what SQL has committed (`shared/audit_archive.py`).
+
+Two ways in: `log_event()` (sync, one round trip, returns the stream id) for workers and scripts,
+and `queue_event()` which queues the XADD on a pipeline the caller already executes, so the web
+request path pays no extra round trip. Both work with sync and asyncio pipelines: queuing a
+command on either kind is a plain synchronous call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from shared import keys
+from shared.audit_redact import clean_details, clean_text
+from shared.pipeline import AnyPipeline
+from shared.redis_client import get_redis
+from shared.settings import get_settings
+
+FORMAT_VERSION = b"1"
+_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_NAME_MAX = 128
+_IP_MAX = 64
+
+
+def event_fields(
+    event_type: str,
+    actor: str,
+    details: Mapping[str, Any] | None,
+    *,
+    ip: str | None = None,
+    correlation_id: str | None = None,
+    result: str | None = None,
+) -> dict[bytes, bytes]:
+    """The stream fields of one event, redacted and bounded (no Redis I/O).
+
+    Raises:
+        ValueError: `event_type` or `actor` is empty.
+    """
+    if not event_type or not actor:
+        raise ValueError("an audit event needs an event_type and an actor")
+    audit = get_settings().audit
+    cleaned = clean_details(
+        details or {}, max_chars=audit.text_max_chars, max_bytes=audit.details_max_bytes
+    )
+    fields = {
+        b"v": FORMAT_VERSION,
+        b"type": clean_text(event_type, _NAME_MAX).encode(),
+        b"actor": clean_text(actor, _NAME_MAX).encode(),
+        b"details": orjson.dumps(cleaned),
+    }
+    if ip:
+        fields[b"ip"] = clean_text(ip, _IP_MAX).encode()
+    if correlation_id:
+        fields[b"cid"] = clean_text(correlation_id, _NAME_MAX).encode()
+    if result:
+        fields[b"result"] = clean_text(result, _NAME_MAX).encode()
+    return fields
+
+
+def log_event(
+    event_type: str,
+    actor: str,
+    details: dict[str, Any],
+    ip: str | None = None,
+    correlation_id: str | None = None,
+    *,
+    result: str | None = None,
+) -> str:
+    """Append one audit event (one XADD on `keys.audit_stream()`); returns its stream id.
+
+    Secrets in `details` are redacted by field name and by value pattern and free text is
+    truncated (AUDIT_TEXT_MAX) before anything is sent.
+    """
+    fields = event_fields(
+        event_type, actor, details, ip=ip, correlation_id=correlation_id, result=result
+    )
+    stream_id = get_redis().xadd(keys.audit_stream(), fields)  # type: ignore[arg-type]
+    return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
+
+
+def queue_event(
+    pipe: Any,
+    event_type: str,
+    actor: str,
+    details: dict[str, Any] | None = None,
+    *,
+    ip: str | None = None,
+    correlation_id: str | None = None,
+    result: str | None = None,
+) -> None:
+    """Queue the XADD of one event on `pipe` (sync or asyncio pipeline); the caller executes.
+
+    The reply at this command's position in the pipeline's results is the stream id.
+    """
+    fields = event_fields(
+        event_type, actor, details, ip=ip, correlation_id=correlation_id, result=result
+    )
+    queue_fields(pipe, fields)
+
+
+def queue_fields(pipe: AnyPipeline, fields: Mapping[bytes, bytes]) -> None:
+    """Queue the XADD of already built `event_fields()` (bulk loaders and benchmarks)."""
+    pipe.xadd(keys.audit_stream(), dict(fields))  # type: ignore[arg-type]
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def parse_id(stream_id: str) -> tuple[int, int]:
+    """(milliseconds, sequence) of a stream id such as `1700000000000-3`.
+
+    Raises:
+        ValueError: not a stream id.
+    """
+    match = _ID.match(stream_id)
+    if match is None:
+        raise ValueError(f"not a stream id: {stream_id!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def iso_time(ms: int) -> str:
+    """ISO 8601 UTC time of an epoch in milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit event as read back from the stream or the archive."""
+
+    id: str
+    ms: int
+    seq: int
+    event_type: str
+    actor: str
+    details_json: str
+    ip: str | None
+    correlation_id: str | None
+    result: str | None
+
+    def to_api(self, source: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_type": self.event_type,
+            "actor": self.actor,
+            "details": orjson.loads(self.details_json),
+            "ip": self.ip,
+            "time": iso_time(self.ms),
+            "correlation_id": self.correlation_id,
+            "result": self.result,
+            "source": source,
+        }
+
+
+def _text(fields: Mapping[bytes, bytes], name: bytes) -> str | None:
+    raw = fields.get(name)
+    return raw.decode("utf-8", "replace") if raw is not None else None
+
+
+def parse_entry(stream_id: bytes | str, fields: Mapping[bytes, bytes]) -> Event:
+    """An `Event` from one stream entry; a malformed entry still yields an event (never lost)."""
+    sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, seq = parse_id(sid)
+    details = _text(fields, b"details") or "{}"
+    try:
+        orjson.loads(details)
+    except orjson.JSONDecodeError:
+        details = orjson.dumps({"_unparsed": details}).decode()
+    return Event(
+        id=sid,
+        ms=ms,
+        seq=seq,
+        event_type=_text(fields, b"type") or "unknown",
+        actor=_text(fields, b"actor") or "unknown",
+        details_json=details,
+        ip=_text(fields, b"ip"),
+        correlation_id=_text(fields, b"cid"),
+        result=_text(fields, b"result"),
+    )

@@ -1,0 +1,15 @@
+"""Audit test fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.shared.audit.helpers import reap_sql_connections
+
+
+@pytest.fixture(autouse=True)
+def _reap_sql_connections() -> Iterator[None]:
+    yield
+    reap_sql_connections()

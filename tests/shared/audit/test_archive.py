@@ -1,0 +1,133 @@
+"""audit.trim's body: archive before trim, exactly once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from shared import audit_archive, keys
+from shared.audit_verify import verify_chain
+from shared.db import get_engine
+from shared.settings import get_settings, reset_settings
+from tests.shared.audit.helpers import append_many, archive_ids, assert_conserved, redis_ids
+
+
+def _run(r: Any) -> audit_archive.TrimResult:
+    return audit_archive.archive_and_trim(r, get_engine(), get_settings())
+
+
+def test_25k_events_keep_newest_10k_in_redis(r: Any, sql_url: str) -> None:
+    logged = append_many(r, 25_000)
+    result = _run(r)
+    assert result.archived == 25_000
+    assert not result.more
+    counts = assert_conserved(r, logged)
+    assert counts == {"redis": 10_000, "archive": 25_000}
+    assert redis_ids(r) == logged[-10_000:]
+    assert r.get(keys.audit_watermark()) == logged[-1].encode()
+    assert verify_chain(get_engine()).ok
+
+
+def test_rerun_archives_nothing_twice(r: Any, sql_url: str, settings_env: Any) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "3")
+    reset_settings()
+    logged = append_many(r, 10)
+    assert _run(r).archived == 10
+    assert _run(r).archived == 0
+    logged += append_many(r, 5, start=10)
+    assert _run(r).archived == 5
+    assert assert_conserved(r, logged) == {"redis": 3, "archive": 15}
+    assert verify_chain(get_engine()).rows == 15
+
+
+def test_crash_after_commit_before_trim_is_finished_next_run(
+    r: Any, sql_url: str, settings_env: Any
+) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "2")
+    reset_settings()
+    settings = get_settings()
+    logged = append_many(r, 8)
+    with get_engine().begin() as conn:
+        state = audit_archive.read_state(conn)
+    events = [
+        audit_archive.parse_entry(sid, f) for sid, f in r.xrange(keys.audit_stream(), count=5)
+    ]
+    audit_archive.commit_batch(get_engine(), events, state, settings)  # then "crash": no trim
+    assert assert_conserved(r, logged) == {"redis": 8, "archive": 5}
+    result = _run(r)
+    assert result.archived == 3
+    assert assert_conserved(r, logged) == {"redis": 2, "archive": 8}
+    assert verify_chain(get_engine()).ok
+
+
+def test_stale_state_is_refused_and_rolled_back(r: Any, sql_url: str) -> None:
+    append_many(r, 4)
+    settings = get_settings()
+    with get_engine().begin() as conn:
+        stale = audit_archive.read_state(conn)
+    events = [audit_archive.parse_entry(s, f) for s, f in r.xrange(keys.audit_stream())]
+    audit_archive.commit_batch(get_engine(), events[:2], stale, settings)
+    # A second archiver still holding the old state must not fork the chain.
+    with pytest.raises(audit_archive.ArchiveConflictError):
+        audit_archive.commit_batch(get_engine(), events[:3], stale, settings)
+    assert len(archive_ids()) == 2
+    assert verify_chain(get_engine()).ok
+
+
+def test_trim_never_removes_unarchived_events(r: Any, sql_url: str, settings_env: Any) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "1")
+    reset_settings()
+    logged = append_many(r, 6)
+    removed = audit_archive.trim_redis(r, logged[2], get_settings())
+    # The script trusts the watermark it is given: it removes up to and including it only.
+    assert removed == 3
+    assert redis_ids(r) == logged[3:]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(["trim", "commit_only", "none"])),
+        min_size=1,
+        max_size=8,
+    ),
+    keep=st.integers(1, 30),
+    batch=st.integers(1, 25),
+)
+def test_conservation_property(
+    r: Any, settings_env: Any, steps: list[tuple[int, str]], keep: int, batch: int
+) -> None:
+    """Any interleaving of appends, full runs and runs that stop after a commit conserves."""
+    from shared import db  # noqa: PLC0415
+
+    settings_env.setenv("AUDIT_MAX_EVENTS", str(keep))
+    settings_env.setenv("AUDIT_TRIM_BATCH", str(batch))
+    reset_settings()
+    r.flushdb()
+    db.Base.metadata.drop_all(get_engine())
+    db.ensure_schema()
+    settings = get_settings()
+    logged: list[str] = []
+    for appended, action in steps:
+        logged += append_many(r, appended, start=len(logged))
+        if action == "trim":
+            _run(r)
+        elif action == "commit_only":
+            with get_engine().begin() as conn:
+                state = audit_archive.read_state(conn)
+            entries = r.xrange(keys.audit_stream(), min=state.start, count=batch)
+            if entries:
+                events = [audit_archive.parse_entry(s, f) for s, f in entries]
+                audit_archive.commit_batch(get_engine(), events, state, settings)
+        assert_conserved(r, logged)
+    _run(r)
+    counts = assert_conserved(r, logged)
+    assert counts["archive"] == len(logged)
+    assert counts["redis"] == min(keep, len(logged))
+    assert verify_chain(get_engine()).ok
