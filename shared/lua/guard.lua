@@ -16,7 +16,9 @@
 --              reset = time until the bucket is full again; retry_after = 0 when the policy
 --              passes, -1 when the cost exceeds L (never admissible).
 -- A policy passes cost c at now when max(tat, now) + c*T - now <= L*T. The state is one integer
--- per policy with a TTL equal to the time until the bucket is full, after which it is moot.
+-- per policy that expires at the TAT itself (PXAT, Redis >= 6.2): once the bucket is full again
+-- the key means nothing. An absolute expiry also keeps explicit-`now` test clocks exact when
+-- they run in the future.
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -61,7 +63,7 @@ for i = 1, n do
     c = (new_tat[i] - tat[i]) / t[i]
     tat[i] = new_tat[i]
     redis.call('SET', KEYS[i], string.format('%d', tat[i]),
-      'PX', string.format('%d', math.ceil((tat[i] - now) / 1000)))
+      'PXAT', string.format('%d', math.ceil(tat[i] / 1000)))
   end
   charged[i] = string.format('%d', c)
   local remaining = math.floor((limit[i] * t[i] - (tat[i] - now)) / t[i])

@@ -38,7 +38,7 @@ for i = 1, n do
     if tat < now then tat = now end
     if tat > now then
       redis.call('SET', KEYS[i], string.format('%d', tat),
-        'PX', string.format('%d', math.ceil((tat - now) / 1000)))
+        'PXAT', string.format('%d', math.ceil(tat / 1000)))
     else
       redis.call('DEL', KEYS[i])
     end

@@ -7,7 +7,7 @@
 -- ARGV[5]   '1' to evict the oldest live sessions at the limit, '0' to reject the newest
 -- returns   {status, deadline us, retry_after us, evicted ids...}: status 1 acquired, 2 renewed
 --           (the id was already live: idempotent), 0 rejected (retry_after = time until the
---           earliest live session expires). The zset's TTL is its last deadline.
+--           earliest live session expires). The zset expires at its last deadline (PEXPIREAT).
 local now
 if ARGV[1] == '' then
   local t = redis.call('TIME')
@@ -37,7 +37,7 @@ else
 end
 redis.call('ZADD', key, string.format('%d', deadline), id)
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', key, string.format('%d', math.ceil((tonumber(last[2]) - now) / 1000)))
+redis.call('PEXPIREAT', key, string.format('%d', math.ceil(tonumber(last[2]) / 1000)))
 local out = {status, deadline, 0}
 for _, e in ipairs(evicted) do table.insert(out, e) end
 return out

@@ -20,5 +20,5 @@ end
 local deadline = now + tonumber(ARGV[3])
 redis.call('ZADD', key, 'XX', string.format('%d', deadline), id)
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', key, string.format('%d', math.ceil((tonumber(last[2]) - now) / 1000)))
+redis.call('PEXPIREAT', key, string.format('%d', math.ceil(tonumber(last[2]) / 1000)))
 return deadline
