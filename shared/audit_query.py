@@ -25,7 +25,8 @@ from shared.redis_client import AsyncRedisClient
 _EVENTS = EVENTS
 _STATE = STATE
 _REDIS_CHUNK = 500
-MAX_ID = (2**64 - 1, 2**64 - 1)
+# Above every real stream id, and within a signed 64-bit SQL integer.
+MAX_ID = (2**63 - 1, 0)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ async def redis_tail(
     watermark = raw.decode() if raw else "0-0"
     low = max(parse_id(watermark), ((filters.since_ms or 0), 0))
     low_arg = ("(" + watermark) if low == parse_id(watermark) else _id(low)
-    high_arg = "(" + _id(_upper(filters, cursor))
+    upper = _upper(filters, cursor)
+    high_arg = "+" if upper == MAX_ID else "(" + _id(upper)
     found: list[Event] = []
     scanned = 0
     while True:

@@ -19,7 +19,8 @@ from shared.redis_client import RedisClient
 def append_many(client: RedisClient, n: int, *, actor: str = "alice", start: int = 0) -> list[str]:
     """Append `n` events in pipelined chunks; their stream ids in order."""
     fields = [
-        audit.event_fields("test.event", actor, {"n": i}, ip="10.0.0.1") for i in range(start, start + n)
+        audit.event_fields("test.event", actor, {"n": i}, ip="10.0.0.1")
+        for i in range(start, start + n)
     ]
     ids = execute_chunked(client, fields, audit.queue_fields, chunk=2000)
     return [i.decode() if isinstance(i, bytes) else str(i) for i in ids]

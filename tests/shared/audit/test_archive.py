@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from shared import audit_archive, keys
+from shared import audit, audit_archive, keys
 from shared.audit_verify import verify_chain
 from shared.db import get_engine
 from shared.settings import get_settings, reset_settings
@@ -51,9 +52,7 @@ def test_crash_after_commit_before_trim_is_finished_next_run(
     logged = append_many(r, 8)
     with get_engine().begin() as conn:
         state = audit_archive.read_state(conn)
-    events = [
-        audit_archive.parse_entry(sid, f) for sid, f in r.xrange(keys.audit_stream(), count=5)
-    ]
+    events = [audit.parse_entry(sid, f) for sid, f in r.xrange(keys.audit_stream(), count=5)]
     audit_archive.commit_batch(get_engine(), events, state, settings)  # then "crash": no trim
     assert assert_conserved(r, logged) == {"redis": 8, "archive": 5}
     result = _run(r)
@@ -67,7 +66,7 @@ def test_stale_state_is_refused_and_rolled_back(r: Any, sql_url: str) -> None:
     settings = get_settings()
     with get_engine().begin() as conn:
         stale = audit_archive.read_state(conn)
-    events = [audit_archive.parse_entry(s, f) for s, f in r.xrange(keys.audit_stream())]
+    events = [audit.parse_entry(s, f) for s, f in r.xrange(keys.audit_stream())]
     audit_archive.commit_batch(get_engine(), events[:2], stale, settings)
     # A second archiver still holding the old state must not fork the chain.
     with pytest.raises(audit_archive.ArchiveConflictError):
@@ -123,7 +122,7 @@ def test_conservation_property(
                 state = audit_archive.read_state(conn)
             entries = r.xrange(keys.audit_stream(), min=state.start, count=batch)
             if entries:
-                events = [audit_archive.parse_entry(s, f) for s, f in entries]
+                events = [audit.parse_entry(s, f) for s, f in entries]
                 audit_archive.commit_batch(get_engine(), events, state, settings)
         assert_conserved(r, logged)
     _run(r)

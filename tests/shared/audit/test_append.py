@@ -1,0 +1,93 @@
+"""log_event and queue_event: one XADD, redacted, never collapsing identical events."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from shared import audit, keys
+from shared.redis_client import build_async_client
+from shared.settings import get_settings
+
+
+def test_log_event_appends_one_entry_with_who_what_where(r: Any) -> None:
+    sid = audit.log_event(
+        "admin.cache_invalidate",
+        "admin:bob",
+        {"pattern": "x*", "api_key": "k", "note": "Bearer abcdefgh12345678"},
+        ip="192.0.2.7",
+        correlation_id="req-1",
+        result="ok",
+    )
+    [(got_id, fields)] = r.xrange(keys.audit_stream())
+    assert got_id.decode() == sid
+    event = audit.parse_entry(got_id, fields)
+    assert (event.event_type, event.actor, event.ip, event.correlation_id, event.result) == (
+        "admin.cache_invalidate",
+        "admin:bob",
+        "192.0.2.7",
+        "req-1",
+        "ok",
+    )
+    details = orjson.loads(event.details_json)
+    assert details["api_key"] == "[REDACTED]"
+    assert "abcdefgh12345678" not in details["note"]
+    assert event.to_api("redis")["time"].endswith("+00:00")
+
+
+def test_identical_events_are_two_entries(r: Any) -> None:
+    a = audit.log_event("x", "alice", {"same": 1})
+    b = audit.log_event("x", "alice", {"same": 1})
+    assert a != b
+    assert r.xlen(keys.audit_stream()) == 2
+
+
+def test_empty_type_or_actor_is_refused_and_nothing_sent(r: Any) -> None:
+    with pytest.raises(ValueError, match="event_type"):
+        audit.log_event("", "alice", {})
+    with pytest.raises(ValueError, match="actor"):
+        audit.log_event("x", "", {})
+    assert r.xlen(keys.audit_stream()) == 0
+
+
+def test_free_text_is_bounded(r: Any) -> None:
+    audit.log_event("x" * 500, "a" * 500, {"t": "z" * 50_000})
+    [(_, fields)] = r.xrange(keys.audit_stream())
+    assert len(fields[b"type"]) < 200
+    assert len(fields[b"actor"]) < 200
+    assert len(fields[b"details"]) <= get_settings().audit.details_max_bytes
+
+
+def test_queue_event_on_a_sync_pipeline_rides_the_callers_round_trip(r: Any) -> None:
+    with r.pipeline(transaction=False) as pipe:
+        pipe.incr("t:other")
+        audit.queue_event(pipe, "guard.rejected", "user:alice", {"policy": "chat"}, ip="::1")
+        replies = pipe.execute()
+    assert replies[0] == 1
+    assert r.xrange(keys.audit_stream())[0][0] == replies[1]
+
+
+def test_queue_event_on_an_asyncio_pipeline(r: Any) -> None:
+    async def go() -> list[Any]:
+        client = build_async_client(get_settings().conn)
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                audit.queue_event(pipe, "session.limit", "user:bob", {"limit": 5})
+                return list(await pipe.execute())
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]
+
+    [sid] = asyncio.run(go())
+    event = audit.parse_entry(*r.xrange(keys.audit_stream())[0])
+    assert event.id == sid.decode()
+    assert event.event_type == "session.limit"
+
+
+def test_malformed_entry_still_parses(r: Any) -> None:
+    r.xadd(keys.audit_stream(), {"details": "not json"})
+    event = audit.parse_entry(*r.xrange(keys.audit_stream())[0])
+    assert event.event_type == "unknown"
+    assert orjson.loads(event.details_json) == {"_unparsed": "not json"}

@@ -1,0 +1,127 @@
+"""Redaction by field name and by value pattern; bounds on text, width, depth and size."""
+
+from __future__ import annotations
+
+import string
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.audit_redact import REDACTED, clean_details, is_secret_name, redact_text
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+SECRETS = [
+    JWT,
+    "sk-" + "A1b2C3d4E5f6G7h8I9j0K",
+    "ghp_" + "a" * 36,
+    "xoxb-" + "1234567890-abcdef",
+    "AKIA" + "ABCDEFGHIJKLMNOP",
+    "AIza" + "B" * 35,
+]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "api_key",
+        "X-Api-Key",
+        "Authorization",
+        "refresh_token",
+        "clientSecret",
+        "set-cookie",
+        "private_key",
+        "accessKey",
+    ],
+)
+def test_secret_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["prompt_tokens", "completion_tokens", "author", "model", "session_id", "keyword"]
+)
+def test_plain_names_stay(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_secret_values_are_redacted_inside_text(secret: str) -> None:
+    out = redact_text(f"user pasted {secret} into the chat")
+    assert secret not in out
+    assert REDACTED in out
+    assert out.startswith("user pasted ")
+
+
+def test_url_password_pairs_bearer_and_pem() -> None:
+    text = (
+        "db=postgresql://app:hunter2@db:5432/x password=swordfish "
+        "Authorization: Bearer abcdefgh12345678 "
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
+    )
+    out = redact_text(text)
+    for leaked in ("hunter2", "swordfish", "abcdefgh12345678", "MIIEow"):
+        assert leaked not in out
+    assert "postgresql://app:" in out
+
+
+def test_details_by_name_nested_and_usage_kept() -> None:
+    out = clean_details(
+        {
+            "headers": {"Authorization": "whatever"},
+            "usage": {"prompt_tokens": 12},
+            "items": [{"token": "x"}],
+        },
+        max_chars=100,
+        max_bytes=10_000,
+    )
+    assert out == {
+        "headers": {"Authorization": REDACTED},
+        "usage": {"prompt_tokens": 12},
+        "items": [{"token": REDACTED}],
+    }
+
+
+def test_bounds() -> None:
+    out = clean_details({"text": "x" * 500}, max_chars=50, max_bytes=10_000)
+    assert out["text"].startswith("x" * 50)
+    assert out["text"].endswith("[+450 chars]")
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(20):
+        node["d"] = {}
+        node = node["d"]  # type: ignore[assignment]
+    assert (
+        "[depth limit]"
+        in orjson.dumps(clean_details(deep, max_chars=50, max_bytes=10_000)).decode()
+    )
+    wide = clean_details({"l": list(range(1000))}, max_chars=50, max_bytes=100_000)
+    assert len(wide["l"]) == 101
+    assert wide["l"][-1] == "[+900 items]"
+    big = clean_details({str(i): "y" * 40 for i in range(90)}, max_chars=40, max_bytes=1000)
+    assert big["_truncated"] is True
+    assert len(orjson.dumps(big)) < 1000
+
+
+def test_non_json_values_become_text() -> None:
+    out = clean_details({"b": b"bytes", "o": object(), "t": (1, 2)}, max_chars=50, max_bytes=1000)
+    assert out["b"] == "bytes"
+    assert out["t"] == [1, 2]
+    assert out["o"].startswith("<object")
+
+
+@given(
+    prefix=st.text(string.ascii_letters + " .,", max_size=30),
+    secret=st.sampled_from(SECRETS),
+    suffix=st.text(string.ascii_letters + " .,", max_size=30),
+    max_chars=st.integers(16, 200),
+)
+def test_no_secret_survives_cleaning(prefix: str, secret: str, suffix: str, max_chars: int) -> None:
+    """Redaction runs before truncation, so no cut leaves a secret (or its start) visible."""
+    out = orjson.dumps(
+        clean_details({"msg": f"{prefix} {secret} {suffix}"}, max_chars=max_chars, max_bytes=4096)
+    ).decode()
+    assert secret not in out
+    assert secret[:12] not in out

@@ -1,0 +1,135 @@
+"""GET /admin/audit and /admin/audit/stats: admin only, merged newest first, each event once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from shared import audit, audit_archive, keys
+from shared.db import get_engine
+from shared.models.audit import EVENTS
+from shared.settings import get_settings, reset_settings
+from tests.shared.audit.helpers import append_many, reap_sql_connections
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    yield
+    reap_sql_connections()
+
+
+@pytest.fixture
+def admin(token: Callable[..., str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(sub='root', role='admin')}"}
+
+
+def _trim(r: Any) -> None:
+    audit_archive.archive_and_trim(r, get_engine(), get_settings())
+
+
+def _all_pages(client: TestClient, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(1000):
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/admin/audit", params=query, headers=headers).json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+def test_admin_only(client: TestClient, token: Callable[..., str], sql_url: str) -> None:
+    assert client.get("/admin/audit").status_code == 401
+    user = {"Authorization": f"Bearer {token(sub='alice')}"}
+    assert client.get("/admin/audit", headers=user).status_code == 403
+    assert client.get("/admin/audit/stats", headers=user).status_code == 403
+
+
+def test_pages_merge_redis_and_archive_each_event_once(
+    client: TestClient, r: Any, admin: dict[str, str], sql_url: str, settings_env: Any
+) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "25")
+    settings_env.setenv("AUDIT_TRIM_BATCH", "20")
+    reset_settings()
+    logged = append_many(r, 60)
+    _trim(r)  # 60 archived, 25 still in Redis (archived too)
+    logged += append_many(r, 30, start=60)  # 30 only in Redis
+    items = _all_pages(client, admin, limit=7)
+    assert [i["id"] for i in items] == logged[::-1]
+    assert {i["source"] for i in items} == {"redis", "archive"}
+    first = items[0]
+    assert set(first) >= {"id", "event_type", "actor", "details", "ip", "time"}
+    assert first["details"] == {"n": 89}
+    assert first["ip"] == "10.0.0.1"
+
+
+def test_archiving_between_pages_loses_and_repeats_nothing(
+    client: TestClient, r: Any, admin: dict[str, str], sql_url: str, settings_env: Any
+) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "5")
+    settings_env.setenv("AUDIT_TRIM_BATCH", "8")
+    settings_env.setenv("AUDIT_TRIM_MAX_BATCHES", "1")
+    reset_settings()
+    logged = append_many(r, 50)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 6, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/admin/audit", params=params, headers=admin).json()
+        seen += [i["id"] for i in body["items"]]
+        _trim(r)  # one more batch archived and trimmed under the reader's feet
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == logged[::-1]
+
+
+def test_filters(client: TestClient, r: Any, admin: dict[str, str], sql_url: str) -> None:
+    bob = append_many(r, 5, actor="bob")
+    _trim(r)
+    alice = append_many(r, 4, actor="alice")
+    audit.log_event("guard.rejected", "bob", {"policy": "chat"})
+    got = _all_pages(client, admin, actor="bob", limit=2)
+    assert [i["id"] for i in got][1:] == bob[::-1]
+    assert got[0]["event_type"] == "guard.rejected"
+    typed = client.get("/admin/audit", params={"type": "guard.rejected"}, headers=admin).json()
+    assert [i["actor"] for i in typed["items"]] == ["bob"]
+    cut_ms = int(alice[1].split("-")[0])
+    since = _all_pages(client, admin, since=str(cut_ms / 1000), actor="alice")
+    assert {i["id"] for i in since} >= set(alice[1:])
+    until = _all_pages(client, admin, until=str((cut_ms - 1) / 1000))
+    assert all(int(i["id"].split("-")[0]) < cut_ms for i in until)
+    assert set(bob) <= {i["id"] for i in until}
+
+
+def test_bad_parameters_are_422(client: TestClient, admin: dict[str, str], sql_url: str) -> None:
+    for params in ({"cursor": "nope"}, {"since": "yesterday"}, {"limit": 0}, {"limit": 501}):
+        assert client.get("/admin/audit", params=params, headers=admin).status_code == 422
+
+
+def test_stats_and_tamper(
+    client: TestClient, r: Any, admin: dict[str, str], sql_url: str, settings_env: Any
+) -> None:
+    settings_env.setenv("AUDIT_MAX_EVENTS", "4")
+    reset_settings()
+    empty = client.get("/admin/audit/stats", headers=admin).json()
+    assert empty["in_redis"] == 0
+    assert empty["archived"] == 0
+    assert empty["chain_ok"] is True
+    logged = append_many(r, 10)
+    _trim(r)
+    stats = client.get("/admin/audit/stats", headers=admin).json()
+    assert (stats["in_redis"], stats["archived"], stats["chain_ok"]) == (4, 10, True)
+    assert stats["last_verified_at"] is not None
+    with get_engine().begin() as conn:
+        conn.execute(update(EVENTS).where(EVENTS.c.stream_id == logged[3]).values(actor="x"))
+    broken = client.get("/admin/audit/stats", headers=admin).json()
+    assert broken["chain_ok"] is False
+    assert broken["broken_id"] == logged[3]
+    assert r.xlen(keys.audit_stream()) == 4
