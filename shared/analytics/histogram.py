@@ -51,5 +51,5 @@ def percentile(hist: Mapping[int, int], pct: float) -> float | None:
     for idx in sorted(hist):
         seen += hist[idx]
         if seen >= rank:
-            return round(value_of(idx), 3)
-    return round(value_of(max(hist)), 3)
+            return value_of(idx)
+    return value_of(max(hist))

@@ -73,5 +73,8 @@ def recount(events: list[Ev]) -> dict[str, Any]:
         "per_user": Counter(e.user for e in events),
         "per_minute": Counter(e.ts_ms // 60_000 * 60 for e in events),
         "per_hour": Counter(e.ts_ms // 3_600_000 * 3600 for e in events),
-        "latencies": defaultdict(list, {m: [e.latency_ms for e in events if e.model == m] for m in by_model}),
+        # the stream keeps latencies to the microsecond (3 decimals of a ms)
+        "latencies": {
+            m: [round(e.latency_ms, 3) for e in events if e.model == m] for m in by_model
+        },
     }
