@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
+from shared.db import ensure_schema
 from shared.redis_client import build_async_client
 from shared.settings import exit_on_bad_settings
 from web import errors
@@ -41,6 +43,8 @@ ROUTERS = [
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = exit_on_bad_settings()
+    if settings.conn.db_auto_create:
+        await run_in_threadpool(ensure_schema)
     app.state.redis = build_async_client(settings.conn)
     try:
         yield

@@ -74,7 +74,7 @@ def decode_token(token: str) -> dict[str, object]:
     return claims
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The caller of this request (FastAPI dependency)."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
@@ -94,7 +94,7 @@ def principal(request: Request) -> Principal:
     return found
 
 
-def require_admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
+async def require_admin(who: Annotated[Principal, Depends(principal)]) -> Principal:
     """Only an authenticated admin passes: 401 without a token, 403 without the role."""
     if who.subject is None:
         raise HTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})

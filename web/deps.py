@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from shared.redis_client import AsyncRedisClient
 
 
-def redis(request: Request) -> AsyncRedisClient:
+async def redis(request: Request) -> AsyncRedisClient:
+    # async: FastAPI runs a plain `def` dependency in a thread pool, a hop per request.
     return cast(AsyncRedisClient, request.app.state.redis)
 
 

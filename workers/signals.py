@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery.signals import after_setup_logger, worker_process_init
+from celery.signals import after_setup_logger, beat_init, worker_init, worker_process_init
 
-from shared.db import reset_engines
+from shared.db import ensure_schema, reset_engines
 from shared.logging import RedactingFilter
 from shared.redis_client import reset_redis
+from shared.settings import get_settings
+
+
+@worker_init.connect
+@beat_init.connect
+def _schema(**_: Any) -> None:
+    if get_settings().conn.db_auto_create:
+        ensure_schema()
+    reset_engines()  # the pool children open their own connections
 
 
 @worker_process_init.connect

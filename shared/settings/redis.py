@@ -25,6 +25,11 @@ class ConnectionSettings:
         "sqlite:///var/chatbot.sqlite3",
         "SQLAlchemy URL; PostgreSQL in production (`postgresql+psycopg://...`).",
     )
+    db_auto_create: bool = setting(
+        "DB_AUTO_CREATE",
+        True,
+        "Create missing SQL tables when a worker or the web app starts (off when Alembic owns it).",
+    )
     key_prefix: str = setting(
         "KEY_PREFIX", "cb:", "Prefix of every data-plane key; letters, digits, `_-.:` only."
     )
