@@ -28,7 +28,7 @@ from tasks.periodic import periodic_task
 SWEEP_LOCK = "cache.sweep"
 _vt = get_settings().workers.visibility_timeout_s
 # Long sweeps are resumable, so the hard limit only has to stay below the visibility timeout.
-HARD_LIMIT_S = min(1800, _vt - 60)
+HARD_LIMIT_S = max(30, min(1800, _vt - 60))
 
 
 @periodic_task("cache.warmup", time_limit_s=600)
@@ -44,7 +44,7 @@ def warmup() -> dict[str, Any]:
     acks_late=True,
     reject_on_worker_lost=True,
     time_limit=HARD_LIMIT_S,
-    soft_time_limit=HARD_LIMIT_S - 30,
+    soft_time_limit=int(HARD_LIMIT_S * 0.9),
     autoretry_for=(RedisError,),
     retry_backoff=2,
     max_retries=3,

@@ -25,7 +25,7 @@ from shared.settings.cache import CacheSettings
 
 Progress = Callable[[dict[str, Any]], None]
 _WILDCARD_ONLY = re.compile(r"[*?]*")
-_PERSIST_EVERY_S = 0.2
+PERSIST_EVERY_S = 0.2  # a crash redoes at most this much work
 
 
 class InvalidPattern(ValueError):
@@ -78,7 +78,7 @@ class _Job:
 
     def save(self, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last < _PERSIST_EVERY_S:
+        if not force and now - self._last < PERSIST_EVERY_S:
             return
         self._last = now
         doc = {**self.spec, "state": self.state.to_json(), "counts": self.counts.to_json()}

@@ -1,0 +1,71 @@
+"""POST /chat through the response cache: X-Cache hit | miss | stale, scopes, counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from shared import keys
+from shared.cache.entry import CacheKey
+from shared.cache.store import read_stats, store_reply
+from shared.responder import Reply
+from shared.settings import get_settings
+
+
+def test_second_equivalent_question_is_a_hit(client: TestClient, r: redis.Redis) -> None:
+    first = client.post("/chat", json={"message": "What is   Redis?"})
+    second = client.post("/chat", json={"message": "what is redis"})
+    assert first.status_code == second.status_code == 200
+    assert first.headers["X-Cache"] == "miss"
+    assert second.headers["X-Cache"] == "hit"
+    assert first.json()["reply"] == second.json()["reply"]
+    assert read_stats(r) == {"miss": 1, "hit:live": 1}
+
+
+def test_stale_answer_is_served_and_one_refresh_is_enqueued(
+    client: TestClient, r: redis.Redis
+) -> None:
+    cs = get_settings().cache
+    key = CacheKey.build("old question", "demo", template_version=cs.template_version)
+    store_reply(r, key, Reply("yesterday's answer", 1, 1), source="warmup",
+                now=time.time() - 2 * cs.ttl_s, settings=cs)  # fmt: skip
+    answers = [client.post("/chat", json={"message": "Old question!"}) for _ in range(3)]
+    assert [a.headers["X-Cache"] for a in answers] == ["stale"] * 3
+    assert {a.json()["reply"] for a in answers} == {"yesterday's answer"}
+    assert r.exists(keys.cache_flight("refresh", key.entry))
+    broker = redis.Redis.from_url(get_settings().broker_url)
+    try:
+        queued = broker.lrange("latency", 0, -1) + broker.lrange("heavy", 0, -1)
+    finally:
+        broker.close()
+    assert sum(b'"cache.refresh"' in m for m in queued) == 1
+
+
+def test_user_scope_keeps_users_apart(
+    client: TestClient, token: Callable[..., str], settings_env: pytest.MonkeyPatch
+) -> None:
+    from shared.settings import reset_settings  # noqa: PLC0415
+
+    settings_env.setenv("CACHE_CHAT_SCOPE", "user")
+    reset_settings()
+
+    def ask(who: str) -> str:
+        headers = {"Authorization": f"Bearer {token(sub=who)}"}
+        return client.post("/chat", json={"message": "my plan?"}, headers=headers).headers[
+            "X-Cache"
+        ]
+
+    assert [ask("alice"), ask("alice"), ask("bob"), ask("bob")] == ["miss", "hit", "miss", "hit"]
+
+
+def test_cache_off_always_misses(client: TestClient, settings_env: pytest.MonkeyPatch) -> None:
+    from shared.settings import reset_settings  # noqa: PLC0415
+
+    settings_env.setenv("CACHE_ENABLED", "false")
+    reset_settings()
+    statuses = [client.post("/chat", json={"message": "hi"}).headers["X-Cache"] for _ in range(2)]
+    assert statuses == ["miss", "miss"]
