@@ -100,6 +100,16 @@ def _tenant(request: Request, who: Principal) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def guard_identity(who: Principal) -> str:
+    """The id in the caller's `{u:<id>}` tag: `u.<sub>` or `ip.<address>`.
+
+    A dot, not `Principal.identity`'s colon, so plain ids stay readable in keys (`safe_id` keeps
+    `[A-Za-z0-9_.@-]`) and the keys stay short; the two prefixes cannot collide because a
+    user's id always starts with `u.`. Anything else (IPv6, odd subjects) is hashed by `safe_id`.
+    """
+    return f"u.{who.subject}" if who.subject else f"ip.{who.address}"
+
+
 def estimate_tokens(message: str) -> int:
     """Tokens to reserve before the model call: ~4 characters a token, plus the completion."""
     return math.ceil(len(message) / 4) + get_settings().guards.token_estimate_completion
@@ -211,7 +221,7 @@ async def check_request(
     """
     s = get_settings().guards
     tenant = _tenant(request, who)
-    identity = who.identity
+    identity = guard_identity(who)
     charges = [
         Charge(p, policy_key(identity, p), 1) for p in request_policies(s, who.subject, tenant)
     ]

@@ -36,42 +36,46 @@ if ARGV[3] ~= '' then
 end
 
 local allowed = session ~= 0
-local t, limit, tat, new_tat, passes, retry = {}, {}, {}, {}, {}, {}
+-- st holds, per policy, 4 slots: T, tat, new tat, retry (one table: this runs on every request)
+local st = {}
 for i = 1, n do
-  local a = 5 + 4 * (i - 1)
-  t[i] = tonumber(ARGV[a])
-  limit[i] = tonumber(ARGV[a + 1])
+  local a = 1 + 4 * i
+  local t = tonumber(ARGV[a])
+  local limit = tonumber(ARGV[a + 1])
   local cost = tonumber(ARGV[a + 2])
-  tat[i] = tonumber(redis.call('GET', KEYS[i]) or now)
-  if tat[i] < now then tat[i] = now end
-  new_tat[i] = tat[i] + cost * t[i]
-  retry[i] = 0
-  if cost > limit[i] then
-    retry[i] = -1
-  elseif new_tat[i] - now > limit[i] * t[i] then
-    retry[i] = new_tat[i] - now - limit[i] * t[i]
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + cost * t
+  local retry = 0
+  if cost > limit then
+    retry = -1
+  elseif new_tat - now > limit * t then
+    retry = new_tat - now - limit * t
   end
-  passes[i] = retry[i] == 0
-  if not passes[i] and ARGV[a + 3] ~= '1' then allowed = false end
+  if retry ~= 0 and ARGV[a + 3] ~= '1' then allowed = false end
+  local b = 4 * (i - 1)
+  st[b + 1], st[b + 2], st[b + 3], st[b + 4] = t, tat, new_tat, retry
 end
 
 local out = {allowed and 1 or 0, session}
 local charged = {}
 for i = 1, n do
+  local b = 4 * (i - 1)
+  local t, tat, new_tat, retry = st[b + 1], st[b + 2], st[b + 3], st[b + 4]
   local c = 0
-  if allowed and passes[i] and new_tat[i] > tat[i] then
-    c = (new_tat[i] - tat[i]) / t[i]
-    tat[i] = new_tat[i]
-    redis.call('SET', KEYS[i], string.format('%d', tat[i]),
-      'PXAT', string.format('%d', math.ceil(tat[i] / 1000)))
+  if allowed and retry == 0 and new_tat > tat then
+    c = (new_tat - tat) / t
+    tat = new_tat
+    redis.call('SET', KEYS[i], string.format('%d', tat),
+      'PXAT', string.format('%d', math.ceil(tat / 1000)))
   end
   charged[i] = string.format('%d', c)
-  local remaining = math.floor((limit[i] * t[i] - (tat[i] - now)) / t[i])
+  local remaining = math.floor((tonumber(ARGV[2 + 4 * i]) * t - (tat - now)) / t)
   if remaining < 0 then remaining = 0 end
-  table.insert(out, passes[i] and 1 or 0)
-  table.insert(out, remaining)
-  table.insert(out, tat[i] - now)
-  table.insert(out, retry[i])
+  out[3 + b] = retry == 0 and 1 or 0
+  out[4 + b] = remaining
+  out[5 + b] = tat - now
+  out[6 + b] = retry
 end
 
 if allowed and res_ttl_ms > 0 then

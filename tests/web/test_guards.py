@@ -286,3 +286,18 @@ def test_redis_down_applies_the_fail_mode_and_logs_once(
 
     assert INCIDENT.failures >= 3
     INCIDENT.ok()
+
+
+def test_bucket_keys_are_readable_for_plain_ids_and_hashed_for_hostile_ones(
+    small: TestClient, token: Token, r: redis.Redis
+) -> None:
+    chat(small, token("alice"))
+    chat(small, token("*{u:x}:[y]?" + "z" * 5000))
+    chat(small)
+    found = sorted(k.decode() for k in r.scan_iter(match="t:rl:*"))
+    assert "t:rl:{u:u.alice}:minute" in found
+    assert "t:rl:{u:ip.testclient}:minute" in found
+    hostile = [k for k in found if k.startswith("t:rl:{u:~")]
+    assert len(hostile) == 1
+    assert hostile[0].count("{") == 1
+    assert len(hostile[0]) < 60

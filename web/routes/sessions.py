@@ -16,7 +16,7 @@ from shared.guards import sessions
 from shared.settings import get_settings
 from web.auth import Caller
 from web.deps import Redis
-from web.guards import bounded, store_unavailable
+from web.guards import bounded, guard_identity, store_unavailable
 
 router = APIRouter(tags=["sessions"])
 SessionId = Path(min_length=1, max_length=sessions.MAX_SESSION_ID)
@@ -46,7 +46,7 @@ async def open_session(
     session_id = (body.session_id if body else None) or uuid.uuid4().hex
     limits = _limits()
     try:
-        got = await bounded(sessions.aacquire(redis, who.identity, session_id, limits))
+        got = await bounded(sessions.aacquire(redis, guard_identity(who), session_id, limits))
     except sessions.ConcurrencyLimitError as exc:
         retry_s = max(1, -(-exc.retry_after_us // 1_000_000))
         raise HTTPException(429, str(exc), headers={"Retry-After": str(retry_s)}) from None
@@ -65,7 +65,7 @@ async def open_session(
 async def heartbeat(who: Caller, redis: Redis, session_id: str = SessionId) -> dict[str, Any]:
     ttl_s = get_settings().guards.session_ttl_s
     try:
-        deadline = await bounded(sessions.aheartbeat(redis, who.identity, session_id, ttl_s))
+        deadline = await bounded(sessions.aheartbeat(redis, guard_identity(who), session_id, ttl_s))
     except (RedisError, TimeoutError) as exc:
         raise store_unavailable(exc) from None
     if deadline is None:
@@ -76,7 +76,7 @@ async def heartbeat(who: Caller, redis: Redis, session_id: str = SessionId) -> d
 @router.delete("/sessions/{session_id}", status_code=204)
 async def close_session(who: Caller, redis: Redis, session_id: str = SessionId) -> Response:
     try:
-        await bounded(sessions.arelease(redis, who.identity, session_id))
+        await bounded(sessions.arelease(redis, guard_identity(who), session_id))
     except (RedisError, TimeoutError) as exc:
         raise store_unavailable(exc) from None
     return Response(status_code=204)
