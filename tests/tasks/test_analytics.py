@@ -1,4 +1,4 @@
-"""The analytics beat tasks wired through a real in-process worker, the run-lock and the schedule."""
+"""The analytics beat tasks through a real in-process worker, the run-lock and the schedule."""
 
 from __future__ import annotations
 

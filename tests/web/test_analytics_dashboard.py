@@ -6,6 +6,7 @@ Needs Debian's `chromium` (`.ci/run` installs it); the screenshot is kept as a t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -97,17 +98,15 @@ def test_dashboard_renders_the_rolled_up_numbers(
     server: str, r: redis.Redis, tmp_path: Path
 ) -> None:
     now_ms = int(time.time() * 1000)
+    events = [
+        Ev(now_ms - 120_000 + i * 1000, f"u{i % 9}", "demo" if i % 3 else "large")
+        for i in range(90)
+    ]
     add_events(
         r,
         [
-            Ev(
-                now_ms - 120_000 + i * 1000,
-                f"u{i % 9}",
-                "demo" if i % 3 else "large",
-                latency_ms=40 + i,
-                cache_hit=i % 2 == 0,
-            )  # fmt: skip
-            for i in range(90)
+            dataclasses.replace(e, latency_ms=40 + i, cache_hit=i % 2 == 0)
+            for i, e in enumerate(events)
         ],
     )
     settings = get_settings()
