@@ -33,7 +33,7 @@ def _check_entry(where: str, entry: Any) -> None:
             raise ValueError(f"{where}.{field}: wrong type")
         if field in _CHOICES and value not in _CHOICES[field]:
             raise ValueError(f"{where}.{field}: expected one of {', '.join(_CHOICES[field])}")
-        if field in ("limit", "window_s") and float(value) <= 0:
+        if isinstance(value, int | float) and value <= 0:
             raise ValueError(f"{where}.{field}: must be > 0")
 
 
