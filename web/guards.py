@@ -231,7 +231,9 @@ async def check_request(
             Charge(p, policy_key(identity, p, model), min(tokens, 2**40))
             for p in token_policies(s, who.subject, tenant)
         ]
-    every = charges + token_charges
+    # Token charges first: the reservation record lists units per policy in call order, and
+    # guard_settle.lua settles the first n of them (the token policies).
+    every = token_charges + charges
     reservation_key = None
     if token_charges:
         reservation_key = keys.rate_reservation(identity, uuid.uuid4().hex)

@@ -124,7 +124,11 @@ def settle(
     now_us: int | None = None,
 ) -> list[int] | None:
     """Settle a reservation with the actual cost, once; per-policy differences, or None when the
-    reservation was already settled or has released itself (expired)."""
+    reservation was already settled or has released itself (expired).
+
+    `charges` must be the first charges of the reserving `GuardCall`, in the same order (put the
+    token charges first there).
+    """
     keys, args = _settle_call(charges, reservation_key, actual, now_us)
     reply = lua.script(client, "guard_settle")(keys=keys, args=args)
     return [int(x) for x in reply[1:]] if reply[0] else None

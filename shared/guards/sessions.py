@@ -154,19 +154,26 @@ class SweepReport:
 
 
 def sweep(client: RedisClient, *, batch: int = 500, now_us: int | None = None) -> SweepReport:
-    """Drop expired members of every session zset (SCAN per primary, `batch` scripts per round
-    trip) and count the live sessions; keys are single-slot, so batches are plain pipelines."""
-    script = lua.script(client, "session_sweep")
+    """Drop expired members of every session zset and count the live sessions.
+
+    SCAN per primary (`batch` keys a page), then one pipeline per page of ZREMRANGEBYSCORE +
+    ZCARD per key: single-key commands, so the pipeline also works on a cluster, and no
+    read-modify-write (each ZREMRANGEBYSCORE is atomic by itself; the count is a gauge).
+    `now_us` defaults to the server clock, read once.
+    """
+    if now_us is None:
+        seconds, micros = client.time()
+        now_us = int(seconds) * 1_000_000 + int(micros)
     report = SweepReport()
-    args = ["" if now_us is None else now_us]
     for _, page in scan_pages(client, keys.sessions_pattern(), count=batch, type_="zset"):
         if not page:
             continue
         with client.pipeline(transaction=False) as pipe:
             for key in page:
-                script(keys=[key], args=args, client=pipe)
+                pipe.zremrangebyscore(key, "-inf", now_us)
+                pipe.zcard(key)
             replies = pipe.execute()
-        for removed, live in replies:
+        for removed, live in zip(replies[::2], replies[1::2], strict=True):
             report.users += 1 if live else 0
             report.removed += int(removed)
             report.active += int(live)

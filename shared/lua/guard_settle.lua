@@ -2,7 +2,8 @@
 -- actual cost and what was reserved, once. A missing record (already settled, or expired: an
 -- unsettled reservation releases itself) changes nothing.
 --
--- KEYS[1..n]   the policy keys of the reservation, in the order of the reserving call
+-- KEYS[1..n]   the FIRST n policy keys of the reserving call, in its order (callers put the
+--              token policies first; the request-count policies after them are not settled)
 -- KEYS[n+1]    the reservation record (string: reserved units per policy, space separated)
 -- ARGV[1]      now in integer microseconds, or '' for the server clock (TIME)
 -- ARGV[2]      n
