@@ -1,0 +1,107 @@
+"""A real worker killed with SIGKILL mid-batch: after a restart the totals equal the events sent.
+
+The rollup commits each batch's counters and its XACK in one MULTI/EXEC, so a worker that dies
+while a batch is in flight leaves that batch pending with no counter touched; the next worker
+reclaims it with XAUTOCLAIM. Bounded: every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from shared import keys
+from shared.analytics.rollup import GROUP
+
+pytestmark = [pytest.mark.e2e, pytest.mark.faults]
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = 60_000
+WORKER_ARGS = ["worker", "--pool", "threads", "-c", "1", "--loglevel", "INFO"]
+WORKER_ARGS += ["--without-heartbeat", "--without-mingle", "--without-gossip"]
+ENV = {"ANALYTICS_BATCH_SIZE": "200", "ANALYTICS_CLAIM_IDLE": "0.2", "CELERY_TASK_EVENTS": "0"}
+
+
+def _worker(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
+    with (tmp_path / f"{name}.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers", *WORKER_ARGS, "-n", f"{name}@%h"],
+            cwd=ROOT,
+            env={**os.environ, **ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _group(r: redis.Redis) -> dict[str, Any]:
+    for group in r.xinfo_groups(keys.events_stream()):
+        if group["name"] in (GROUP, GROUP.encode()):
+            return dict(group)
+    return {}
+
+
+def _total(r: redis.Redis) -> int:
+    return int(r.hget(keys.analytics_totals(), "msg") or 0)
+
+
+def _send_events(r: redis.Redis) -> None:
+    fields = {"v": "1", "t": "chat", "u": "", "m": "demo", "pt": "1", "ct": "2", "lat": "5"}
+    for start in range(0, EVENTS, 5000):
+        with r.pipeline(transaction=False) as pipe:
+            for i in range(start, start + 5000):
+                pipe.xadd(keys.events_stream(), {**fields, "u": f"user{i % 500}"})
+            pipe.execute()
+
+
+def test_sigkill_mid_batch_then_restart_counts_every_event_once(
+    r: redis.Redis, tmp_path: Path
+) -> None:
+    from workers import app  # noqa: PLC0415
+
+    _send_events(r)
+    first = _worker(tmp_path, "doomed")
+    try:
+        app.send_task("analytics.rollup")
+        deadline = time.monotonic() + 60
+        while True:  # kill while a batch is read but not yet committed
+            group = _group(r)
+            if group.get("pending", 0) > 0 and 0 < _total(r) < EVENTS // 2:
+                os.kill(first.pid, signal.SIGKILL)
+                break
+            assert first.poll() is None, (tmp_path / "doomed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the rollup never started"
+            time.sleep(0.001)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    after_kill = _total(r)
+    in_flight = _group(r)["pending"]
+    assert 0 < after_kill < EVENTS
+    assert in_flight > 0, "the kill landed between batches; the test needs one in flight"
+
+    # The dead run's lock would expire after its TTL (the task's time limit); take that as done.
+    r.delete(keys.run_lock("analytics.rollup"))
+    second = _worker(tmp_path, "survivor")
+    try:
+        deadline = time.monotonic() + 90
+        while _total(r) < EVENTS or _group(r)["pending"] or _group(r).get("lag"):
+            assert time.monotonic() < deadline, (_total(r), _group(r))
+            # One run at a time from here; each reclaims what the dead consumer left pending.
+            app.send_task("analytics.rollup").get(timeout=60)
+            time.sleep(0.2)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    assert _total(r) == EVENTS  # exactly: nothing lost, nothing counted twice
+    assert int(r.hget(keys.analytics_totals(), "msg:m:demo") or 0) == EVENTS
+    [(first_id, _)] = r.xrange(keys.events_stream(), count=1)
+    day = int(first_id.split(b"-")[0]) // 1000 // 86_400 * 86_400
+    assert abs(r.pfcount(keys.analytics_hll("day", day)) - 500) <= 10  # HLL error bound
