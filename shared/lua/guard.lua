@@ -66,10 +66,10 @@ for i = 1, n do
   if allowed and retry == 0 and new_tat > tat then
     c = (new_tat - tat) / t
     tat = new_tat
-    redis.call('SET', KEYS[i], string.format('%d', tat),
-      'PXAT', string.format('%d', math.ceil(tat / 1000)))
+    -- numbers reach Redis as %.17g text: exact for these integers (< 2^53)
+    redis.call('SET', KEYS[i], tat, 'PXAT', math.ceil(tat / 1000))
   end
-  charged[i] = string.format('%d', c)
+  charged[i] = c
   local remaining = math.floor((tonumber(ARGV[2 + 4 * i]) * t - (tat - now)) / t)
   if remaining < 0 then remaining = 0 end
   out[3 + b] = retry == 0 and 1 or 0
