@@ -1,0 +1,67 @@
+"""A Redis that accepts connections but never answers: the guard gives up after
+GUARD_REDIS_TIMEOUT and applies the fail mode instead of hanging the request."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+from fastapi import HTTPException
+from starlette.requests import Request
+
+from shared.redis_client import build_async_client
+from shared.settings import get_settings, reset_settings
+from web import guards
+from web.auth import Principal
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A listening socket that accepts and never replies."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    finally:
+        server.close()
+
+
+def _request() -> Request:
+    return Request({"type": "http", "method": "POST", "path": "/chat", "headers": []})
+
+
+def _check(url: str) -> guards.Guarded:
+    async def run() -> guards.Guarded:
+        client = build_async_client(get_settings().conn, url)
+        try:
+            who = Principal("alice", None, "127.0.0.1")
+            return await guards.check_request(_request(), client, who, tokens=10)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_slow_store_fails_open(settings_env: pytest.MonkeyPatch, black_hole: str) -> None:
+    settings_env.setenv("GUARD_REDIS_TIMEOUT", "0.2")
+    reset_settings()
+    guarded = _check(black_hole)
+    assert guarded.decision is None
+    assert [p.name for p in guarded.policies] == ["tokens", "minute"]
+    guards.INCIDENT.ok()
+
+
+def test_slow_store_fails_closed_per_policy(
+    settings_env: pytest.MonkeyPatch, black_hole: str
+) -> None:
+    settings_env.setenv("GUARD_REDIS_TIMEOUT", "0.2")
+    settings_env.setenv("TOKEN_LIMIT_FAIL_MODE", "closed")  # requests stay fail-open
+    reset_settings()
+    with pytest.raises(HTTPException) as refused:
+        _check(black_hole)
+    assert refused.value.status_code == 503
+    assert refused.value.headers == {"Retry-After": "1"}
+    guards.INCIDENT.ok()
