@@ -135,7 +135,7 @@ def iso_time(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One audit event as read back from the stream or the archive."""
 
@@ -163,8 +163,7 @@ class Event:
         }
 
 
-def _text(fields: Mapping[bytes, bytes], name: bytes) -> str | None:
-    raw = fields.get(name)
+def _text(raw: bytes | None) -> str | None:
     return raw.decode("utf-8", "replace") if raw is not None else None
 
 
@@ -172,19 +171,22 @@ def parse_entry(stream_id: bytes | str, fields: Mapping[bytes, bytes]) -> Event:
     """An `Event` from one stream entry; a malformed entry still yields an event (never lost)."""
     sid = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
     ms, seq = parse_id(sid)
-    details = _text(fields, b"details") or "{}"
-    try:
-        orjson.loads(details)
-    except orjson.JSONDecodeError:
-        details = orjson.dumps({"_unparsed": details}).decode()
+    get = fields.get
+    details = _text(get(b"details")) or "{}"
+    if get(b"v") != FORMAT_VERSION:
+        # Not written by event_fields() (which always writes valid JSON): check, keep as text.
+        try:
+            orjson.loads(details)
+        except orjson.JSONDecodeError:
+            details = orjson.dumps({"_unparsed": details}).decode()
     return Event(
-        id=sid,
-        ms=ms,
-        seq=seq,
-        event_type=_text(fields, b"type") or "unknown",
-        actor=_text(fields, b"actor") or "unknown",
-        details_json=details,
-        ip=_text(fields, b"ip"),
-        correlation_id=_text(fields, b"cid"),
-        result=_text(fields, b"result"),
+        sid,
+        ms,
+        seq,
+        _text(get(b"type")) or "unknown",
+        _text(get(b"actor")) or "unknown",
+        details,
+        _text(get(b"ip")),
+        _text(get(b"cid")),
+        _text(get(b"result")),
     )

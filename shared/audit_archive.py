@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from shared import keys
 from shared.audit import Event, parse_entry, parse_id
-from shared.audit_chain import chained_rows, insert_ignoring_duplicates
+from shared.audit_chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
 from shared.lua import script
 from shared.models.audit import EVENTS, GENESIS_HASH, STATE
 from shared.redis_client import RedisClient
@@ -96,7 +96,7 @@ def commit_batch(engine: Engine, events: list[Event], state: State, settings: Se
         ArchiveConflictError: rows exist beyond the watermark or the state moved (rolled back).
     """
     rows = chained_rows(events, state.head_hash)
-    last = rows[-1]
+    last = dict(zip(ROW_COLUMNS, rows[-1], strict=True))
     ms, seq = parse_id(state.watermark_id)
     with engine.begin() as conn:
         beyond = conn.execute(
@@ -108,7 +108,7 @@ def commit_batch(engine: Engine, events: list[Event], state: State, settings: Se
             raise ArchiveConflictError(
                 f"row {beyond[0]} lies beyond watermark {state.watermark_id}"
             )
-        insert_ignoring_duplicates(conn, _EVENTS, rows)
+        insert_ignoring_duplicates(conn, _EVENTS, ROW_COLUMNS, rows)
         _crash_point(settings, "after_insert")
         moved = conn.execute(
             update(_STATE)

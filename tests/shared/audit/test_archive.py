@@ -86,7 +86,7 @@ def test_trim_never_removes_unarchived_events(r: Any, sql_url: str, settings_env
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -130,3 +130,17 @@ def test_conservation_property(
     assert counts["archive"] == len(logged)
     assert counts["redis"] == min(keep, len(logged))
     assert verify_chain(get_engine()).ok
+
+
+def test_hot_loop_hash_equals_the_canonical_definition() -> None:
+    from shared.audit import parse_entry  # noqa: PLC0415
+    from shared.audit_chain import ROW_COLUMNS, chain_hash, chained_rows  # noqa: PLC0415
+    from shared.models.audit import GENESIS_HASH  # noqa: PLC0415
+
+    fields = audit.event_fields("t", "ä", {"x": "ü", "k": [1, None]}, ip="::1", result="ok")
+    events = [parse_entry(f"{i}-0", fields) for i in range(1, 4)]
+    prev = GENESIS_HASH
+    for row in chained_rows(events, GENESIS_HASH):
+        as_dict = dict(zip(ROW_COLUMNS, row, strict=True))
+        prev = chain_hash(prev, as_dict)
+        assert as_dict["hash"] == prev
