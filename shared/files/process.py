@@ -97,7 +97,9 @@ def process_file(
         found = detect(data)
         report(READ_PCT)
         limits = Limits(files.max_extracted_chars, files.max_expansion_ratio, files.max_pdf_pages)
-        raw = _extract(data, found, limits, deadline, report.stage(READ_PCT, EXTRACT_PCT))
+        raw = _extract(
+            data, found, limits, deadline, report.stage(READ_PCT, EXTRACT_PCT), passthrough=expected
+        )
         del data
         text = normalize_text(raw)
         if not text:
@@ -157,12 +159,18 @@ def _timeout_reason(limit_s: int) -> str:
 
 
 def _extract(
-    data: bytes, found: Detected, limits: Limits, deadline: Deadline, progress: Any
+    data: bytes,
+    found: Detected,
+    limits: Limits,
+    deadline: Deadline,
+    progress: Any,
+    *,
+    passthrough: tuple[type[BaseException], ...],
 ) -> str:
     try:
         return extract(data, found, limits, deadline, progress)
-    except FileRejected:
-        raise
+    except passthrough:
+        raise  # bad input and the caller's time limit carry their own reasons
     except (MemoryError, RecursionError) as exc:
         raise FileRejected(f"file too complex to extract ({type(exc).__name__})") from None
     except Exception as exc:

@@ -37,6 +37,7 @@ class MultipartUpload:
     """Feed the raw body with `feed()`, then `finish()` returns (file_id, size, filename)."""
 
     def __init__(self, content_type: str, root: Path, max_bytes: int) -> None:
+        boundary = boundary_of(content_type)  # before any file exists to leak
         self.incoming = IncomingFile(root, max_bytes)
         self.filename = ""
         self._found = False
@@ -47,7 +48,7 @@ class MultipartUpload:
         self._value = b""
         self._headers: dict[bytes, bytes] = {}
         self._parser = MultipartParser(
-            boundary_of(content_type),
+            boundary,
             {
                 "on_part_begin": self._part_begin,
                 "on_header_field": self._header_field,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
+import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from pypdf import PdfWriter
 from pypdf.generic import (
     DecodedStreamObject,
@@ -86,3 +90,41 @@ def multipart(
     ).encode()
     body = extra + head + data + f"\r\n--{BOUNDARY}--\r\n".encode()
     return body, f"multipart/form-data; boundary={BOUNDARY}"
+
+
+@pytest.fixture
+def files_root(tmp_path: Path, settings_env: pytest.MonkeyPatch) -> Path:
+    """A private upload directory (FILES_UPLOAD_DIR) for one test."""
+    from shared.settings import reset_settings  # noqa: PLC0415
+
+    root = tmp_path / "uploads"
+    settings_env.setenv("FILES_UPLOAD_DIR", str(root))
+    reset_settings()
+    return root
+
+
+def _reap_dropped_sql_connections() -> None:
+    """Collect the PostgreSQL connections the `sql_url` fixture drops unclosed (its
+    `reset_engines()` disposes with close=False, which is meant for after-fork), so their
+    ResourceWarning cannot land in a later, unrelated test. Other unraisables still surface."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, ResourceWarning) and "psycopg" in str(exc):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+
+
+@pytest.fixture(autouse=True)
+def reap_sql_connections() -> Iterator[None]:
+    """Autouse, so it is set up before `sql_url` and torn down after it."""
+    _reap_dropped_sql_connections()
+    yield
+    _reap_dropped_sql_connections()
