@@ -7,6 +7,7 @@ never above the nominal one (for 70,000/day the difference is 3 parts in 10 mill
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
@@ -39,9 +40,9 @@ class Policy:
         if self.window_s * 1_000_000 < self.limit:
             raise ValueError(f"policy {self.name}: at most one unit per microsecond")
 
-    @property
+    @functools.cached_property
     def emission_us(self) -> int:
-        """Microseconds to regain one unit (rounded up)."""
+        """Microseconds to regain one unit (rounded up); computed once per policy object."""
         return math.ceil(self.window_s * 1_000_000 / self.limit)
 
 
@@ -70,10 +71,11 @@ def _apply(policy: Policy, raw: str, user: str | None, tenant: str | None) -> Po
     return replace(policy, **found) if found else policy
 
 
-def request_policies(s: GuardSettings, user: str | None, tenant: str | None) -> list[Policy]:
+@functools.lru_cache(maxsize=4096)  # settings are frozen: one build per caller, not per request
+def request_policies(s: GuardSettings, user: str | None, tenant: str | None) -> tuple[Policy, ...]:
     """The request-count policies in force for this caller (mode `off` ones excluded)."""
     if not s.rate_limit_enabled:
-        return []
+        return ()
     found = [
         Policy(
             "minute",
@@ -94,13 +96,14 @@ def request_policies(s: GuardSettings, user: str | None, tenant: str | None) -> 
             )
         )
     found = [_apply(p, s.rate_limit_overrides, user, tenant) for p in found]
-    return [p for p in found if p.mode != OFF]
+    return tuple(p for p in found if p.mode != OFF)
 
 
-def token_policies(s: GuardSettings, user: str | None, tenant: str | None) -> list[Policy]:
+@functools.lru_cache(maxsize=4096)
+def token_policies(s: GuardSettings, user: str | None, tenant: str | None) -> tuple[Policy, ...]:
     """The LLM-token policies (per identity, and per identity and model) in force."""
     if not s.rate_limit_enabled:
-        return []
+        return ()
     found = []
     if s.token_limit_per_minute:
         found.append(
@@ -125,7 +128,7 @@ def token_policies(s: GuardSettings, user: str | None, tenant: str | None) -> li
             )
         )
     found = [_apply(p, s.rate_limit_overrides, user, tenant) for p in found]
-    return [p for p in found if p.mode != OFF]
+    return tuple(p for p in found if p.mode != OFF)
 
 
 def policy_key(identity: str, policy: Policy, model: str | None = None) -> str:

@@ -25,7 +25,7 @@ def test_policies_apply_overrides(settings_env: pytest.MonkeyPatch) -> None:
     reset_settings()
     s = get_settings().guards
     assert [p.limit for p in request_policies(s, "alice", None)] == [1000]
-    assert request_policies(s, "bob", None) == []  # mode off
+    assert request_policies(s, "bob", None) == ()  # mode off
     assert [p.mode for p in token_policies(s, "carol", "acme")] == ["shadow"]
     assert [p.limit for p in request_policies(s, None, None)] == [s.rate_limit_requests]
 
