@@ -54,6 +54,16 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "retry_on_timeout": True,
         "health_check_interval": settings.conn.health_check_interval_s,
     }
+    publish_retry = {
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+    # The Redis result backend subscribes to the task's result channel *before* publishing, with
+    # its own retry policy (20 retries, 1 s apart): left alone, a dead Redis makes enqueue hang
+    # about 20 s. Bounded here like the publish itself.
+    backend_options = {**transport_options, "retry_policy": dict(publish_retry)}
     config: dict[str, Any] = {
         "broker_url": broker,
         "result_backend": backend,
@@ -68,7 +78,11 @@ def build_config(settings: Settings) -> dict[str, Any]:
         # The visibility timeout is read in three places; they must agree.
         "visibility_timeout": vt,
         "broker_transport_options": dict(transport_options),
-        "result_backend_transport_options": dict(transport_options),
+        "result_backend_transport_options": backend_options,
+        # The result backend's own socket timeouts (Celery defaults: 120 s read, none to
+        # connect): a broker that accepts and never answers would hang every enqueue.
+        "redis_socket_timeout": settings.conn.timeout_s,
+        "redis_socket_connect_timeout": settings.conn.connect_timeout_s,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": settings.workers.publish_timeout_s,
         "broker_channel_error_retry": True,
@@ -85,12 +99,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": min(540, vt - 90),
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        "task_publish_retry_policy": {
-            "max_retries": 2,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.5,
-        },
+        "task_publish_retry_policy": publish_retry,
         "result_expires": w.result_expires_s,
         "result_extended": True,
         "task_default_queue": HEAVY,

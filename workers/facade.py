@@ -9,6 +9,7 @@ import logging
 from typing import Any, Literal
 
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from workers.app import app
 
@@ -41,7 +42,14 @@ def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
     """
     try:
         result = app.send_task(name, args=args, kwargs=kwargs)
-    except (OperationalError, OSError) as exc:
+    except (OperationalError, OSError, RedisError) as exc:
         log.warning("enqueue of %s failed: %s", name, type(exc).__name__)
+        raise EnqueueError(f"broker unavailable: could not enqueue {name}") from exc
+    except RuntimeError as exc:
+        # Celery's Redis result consumer subscribes before the publish and gives up with a bare
+        # RuntimeError ("retry limit exceeded ... result store"); nothing was published.
+        if "result store" not in str(exc):
+            raise
+        log.warning("enqueue of %s failed: result store unreachable", name)
         raise EnqueueError(f"broker unavailable: could not enqueue {name}") from exc
     return str(result.id)
