@@ -39,6 +39,7 @@ reach a SCAN MATCH pattern.
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim          | audit.trim, web   |
 | P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web, files.cleanup|
+| P tasks:dead                 | stream | MAXLEN ~ 10000          | task_failure signal | operators, tests  |
 """
 
 from __future__ import annotations
@@ -258,3 +259,11 @@ def audit_watermark() -> str:
 
 def file_status(file_id: str) -> str:
     return f"{prefix()}file:{safe_id(file_id)}"
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+def task_dead_letter() -> str:
+    """STREAM: one entry per task that failed for good (after its retries); see shared.deadletter."""
+    return f"{prefix()}tasks:dead"
