@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,15 +26,15 @@ from redis.exceptions import ResponseError
 
 from shared import keys
 from shared.analytics import aggregate, popularity
-from shared.analytics.events import EventError, parse
 from shared.analytics.metrics_stream import parse_sample
+from shared.lua import script
 from shared.redis_client import RedisClient
 from shared.settings.analytics import AnalyticsSettings
 
 log = logging.getLogger(__name__)
 GROUP = "rollup"
 Entry = tuple[bytes, dict[bytes, bytes]]
-Fold = Callable[[aggregate.Delta, Entry, float, AnalyticsSettings], None]
+Fold = Callable[[aggregate.Batch, list[Entry]], None]
 
 
 @dataclass
@@ -62,24 +62,18 @@ def ensure_group(client: RedisClient, stream: str) -> None:
             raise
 
 
-def fold_event(delta: aggregate.Delta, entry: Entry, now_s: float, s: AnalyticsSettings) -> None:
-    entry_id, fields = entry
-    try:
-        ev = parse(entry_id, fields, max_bytes=s.max_event_bytes)
-    except EventError as exc:
-        aggregate.add_dead(delta, entry_id, str(exc), fields)
-        return
-    aggregate.add_event(delta, ev, now_s, s)
+def fold_events(batch: aggregate.Batch, entries: list[Entry]) -> None:
+    batch.add_events(entries)
 
 
-def fold_metric(delta: aggregate.Delta, entry: Entry, now_s: float, s: AnalyticsSettings) -> None:
-    entry_id, fields = entry
-    try:
-        sample = parse_sample(entry_id, fields)
-    except ValueError as exc:
-        aggregate.add_dead(delta, entry_id, str(exc), fields)
-        return
-    aggregate.add_metric(delta, sample.ts_ms, sample.name, sample.value, now_s=now_s, settings=s)
+def fold_metrics(batch: aggregate.Batch, entries: list[Entry]) -> None:
+    for entry_id, fields in entries:
+        try:
+            sample = parse_sample(entry_id, fields)
+        except ValueError as exc:
+            batch.add_dead(entry_id, str(exc), fields)
+            continue
+        batch.add_metric(sample.ts_ms, sample.name, sample.value)
 
 
 def _dead_record(raw: dict[bytes, bytes]) -> bytes:
@@ -90,23 +84,31 @@ def _dead_record(raw: dict[bytes, bytes]) -> bytes:
     return orjson.dumps(body)[:2048]
 
 
+def _pairs(values: Mapping[str, float]) -> list[str | float]:
+    flat: list[str | float] = []
+    for name, n in values.items():
+        flat += (name, n)
+    return flat
+
+
 def apply(
     client: RedisClient, stream: str, delta: aggregate.Delta, settings: AnalyticsSettings
 ) -> None:
     """Apply `delta` and XACK its batch in ONE MULTI/EXEC (every key in the `{an}` slot)."""
+    hincr = script(client, "analytics_hincr")
     with client.pipeline(transaction=True) as pipe:
-        for (key, name), n in delta.incr.items():
-            pipe.hincrby(key, name, n)
-        for (key, name), x in delta.incr_float.items():
-            pipe.hincrbyfloat(key, name, x)
+        for key, counts in delta.hincr.items():
+            hincr(keys=[key], args=["int", *_pairs(counts)], client=pipe)
+        for key, sums in delta.hincr_float.items():
+            hincr(keys=[key], args=["float", *_pairs(sums)], client=pipe)
         for key, members in delta.hll.items():
             pipe.pfadd(key, *members)
         for key, at_s in delta.expire_at.items():
             pipe.expireat(key, at_s)
         if delta.closing:
             pipe.zadd(keys.analytics_closing(), delta.closing)  # type: ignore[arg-type]
-        for qhash, weight in delta.popularity.items():
-            pipe.zincrby(keys.popularity(), weight, qhash)
+        if delta.popularity:
+            hincr(keys=[keys.popularity()], args=["zset", *_pairs(delta.popularity)], client=pipe)
         for entry_id, reason, raw in delta.dead:
             pipe.xadd(
                 keys.events_dead_letter(),
@@ -135,10 +137,10 @@ def process_batch(
     report: RollupReport,
 ) -> None:
     """Aggregate `entries` and commit them (counters + acks) in one transaction."""
-    delta = aggregate.Delta()
-    for entry in entries:
-        delta.ack_ids.append(entry[0])
-        fold(delta, entry, now_s, settings)
+    batch = aggregate.Batch(now_s, settings)
+    fold(batch, entries)
+    delta = batch.finish()
+    delta.ack_ids = [entry[0] for entry in entries]
     apply(client, stream, delta, settings)
     report.batches += 1
     report.events += delta.events
@@ -205,11 +207,13 @@ def run(
     """One rollup pass over both streams: decay popularity, then consume events and metrics."""
     consumer = consumer or consumer_name()
     popularity.decay(client, settings, int(now() * 1_000_000))
-    report = consume(client, keys.events_stream(), fold_event, settings, consumer=consumer, now=now)
+    report = consume(
+        client, keys.events_stream(), fold_events, settings, consumer=consumer, now=now
+    )
     consume(
         client,
         keys.metrics_stream(),
-        fold_metric,
+        fold_metrics,
         settings,
         consumer=consumer,
         now=now,

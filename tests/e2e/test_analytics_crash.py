@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from shared import keys
+from shared.analytics.events import event_fields
 from shared.analytics.rollup import GROUP
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
@@ -52,11 +53,12 @@ def _total(r: redis.Redis) -> int:
 
 
 def _send_events(r: redis.Redis) -> None:
-    fields = {"v": "1", "t": "chat", "u": "", "m": "demo", "pt": "1", "ct": "2", "lat": "5"}
     for start in range(0, EVENTS, 5000):
         with r.pipeline(transaction=False) as pipe:
             for i in range(start, start + 5000):
-                pipe.xadd(keys.events_stream(), {**fields, "u": f"user{i % 500}"})
+                fields = event_fields(user_id=f"user{i % 500}", model="demo", prompt_tokens=1,
+                                      completion_tokens=2, latency_ms=5)  # fmt: skip
+                pipe.xadd(keys.events_stream(), fields)  # type: ignore[arg-type]
             pipe.execute()
 
 

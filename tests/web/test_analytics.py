@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import orjson
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -44,9 +45,9 @@ def test_chat_appends_one_event_and_the_rollup_counts_it(
         assert response.status_code == 200, response.text
     entries = r.xrange(keys.events_stream())
     assert len(entries) == 3
-    fields = entries[0][1]
-    assert fields[b"u"] == b"user:alice"
-    assert fields[b"q"].decode() == query_hash(normalize_query("Hi there!"))
+    first = orjson.loads(entries[0][1][b"e"])
+    assert first["u"] == "user:alice"
+    assert first["q"] == query_hash(normalize_query("Hi there!"))
     _roll_up(r)
     body = client.get("/analytics/summary").json()
     assert body["messages_total"] == 3
@@ -67,7 +68,7 @@ def test_a_failed_reply_is_an_error_event(
     response = client.post("/chat", json={"message": "hello"})
     assert response.status_code == 500
     [(_, fields)] = r.xrange(keys.events_stream())
-    assert fields[b"err"] == b"RuntimeError"
+    assert orjson.loads(fields[b"e"])["err"] == "RuntimeError"
     _roll_up(r)
     body = client.get("/analytics/summary").json()
     assert (body["errors_total"], body["error_rate"]) == (1, 1.0)

@@ -30,7 +30,6 @@ class Ev:
 def add_events(r: redis.Redis, events: list[Ev], stream: str | None = None) -> list[bytes]:
     """XADD each event with the id `<ts_ms>-<seq>` (events must be in time order)."""
     stream = stream or keys.events_stream()
-    ids = []
     with r.pipeline(transaction=False) as pipe:
         for seq, ev in enumerate(events):
             fields = event_fields(
@@ -45,8 +44,7 @@ def add_events(r: redis.Redis, events: list[Ev], stream: str | None = None) -> l
                 session_id=ev.session,
             )
             pipe.xadd(stream, fields, id=f"{ev.ts_ms}-{seq + 1}")  # type: ignore[arg-type]
-        ids = pipe.execute()
-    return ids
+        return list(pipe.execute())
 
 
 def nearest_rank(values: list[float], pct: float) -> float:

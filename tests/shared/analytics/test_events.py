@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 import pytest
 import redis
 
@@ -10,11 +13,16 @@ from shared.analytics.events import EventError, event_fields, parse, queue_event
 from shared.normalize import normalize_query, query_hash
 
 
-def _fields(**over: object) -> dict[bytes, bytes]:
-    base = event_fields(user_id="alice", model="m1", prompt_tokens=3, completion_tokens=4,
-                        latency_ms=12.5, cache_hit=True, message="Hello,  World!")  # fmt: skip
-    base.update(over)  # type: ignore[arg-type]
-    return {k.encode(): str(v).encode() for k, v in base.items()}
+def _body(**over: Any) -> dict[str, Any]:
+    fields = event_fields(user_id="alice", model="m1", prompt_tokens=3, completion_tokens=4,
+                          latency_ms=12.5, cache_hit=True, message="Hello,  World!")  # fmt: skip
+    body: dict[str, Any] = orjson.loads(fields["e"])
+    body.update(over)
+    return body
+
+
+def _entry(body: Any) -> dict[bytes, bytes]:
+    return {b"e": orjson.dumps(body)}
 
 
 def test_queue_event_is_one_bounded_xadd_with_the_query_hash(r: redis.Redis) -> None:
@@ -25,7 +33,7 @@ def test_queue_event_is_one_bounded_xadd_with_the_query_hash(r: redis.Redis) -> 
         (entry_id,) = pipe.execute()
     [(got_id, fields)] = r.xrange(keys.events_stream())
     assert got_id == entry_id
-    assert fields[b"q"].decode() == query_hash(normalize_query("hello world"))
+    assert orjson.loads(fields[b"e"])["q"] == query_hash(normalize_query("hello world"))
     ev = parse(got_id, fields, max_bytes=4096)
     assert (ev.user, ev.model, ev.prompt_tokens, ev.completion_tokens) == ("alice", "m1", 3, 4)
     assert ev.cache_hit is False
@@ -36,34 +44,41 @@ def test_queue_event_is_one_bounded_xadd_with_the_query_hash(r: redis.Redis) -> 
 @pytest.mark.parametrize(
     ("over", "reason"),
     [
-        ({"v": "9"}, "version"),
+        ({"v": 9}, "version"),
         ({"m": "bad model!"}, "invalid"),
-        ({"pt": "-1"}, "range"),
+        ({"m": None}, "invalid"),
+        ({"pt": -1}, "range"),
         ({"ct": "many"}, "type"),
-        ({"lat": "nan"}, "range"),
+        ({"ct": 1.5}, "type"),
+        ({"lat": "fast"}, "type"),
+        ({"lat": -3}, "range"),
         ({"hit": "yes"}, "invalid"),
         ({"q": "not-a-hash"}, "invalid"),
         ({"u": ""}, "invalid"),
+        ({"u": 42}, "invalid"),
         ({"t": "Chat Event"}, "invalid"),
         ({"err": "x" * 65}, "invalid"),
     ],
 )
-def test_malformed_fields_name_their_reason(over: dict[str, str], reason: str) -> None:
+def test_malformed_fields_name_their_reason(over: dict[str, Any], reason: str) -> None:
     with pytest.raises(EventError, match=f"^{reason}:"):
-        parse(b"1000-0", _fields(**over), max_bytes=4096)
+        parse(b"1000-0", _entry(_body(**over)), max_bytes=4096)
 
 
-def test_missing_field_and_oversized_event() -> None:
-    fields = _fields()
-    del fields[b"m"]
-    with pytest.raises(EventError, match="^missing: field m"):
-        parse(b"1000-0", fields, max_bytes=4096)
-    with pytest.raises(EventError, match="^oversized:"):
-        parse(b"1000-0", _fields(err="x" * 60, s="y" * 300), max_bytes=256)
+def test_malformed_entries_name_their_reason() -> None:
+    with pytest.raises(EventError, match=r"^missing: field e"):
+        parse(b"1000-0", {b"v": b"1"}, max_bytes=4096)
+    with pytest.raises(EventError, match=r"^json:"):
+        parse(b"1000-0", {b"e": b"{not json"}, max_bytes=4096)
+    with pytest.raises(EventError, match=r"^json: not an object"):
+        parse(b"1000-0", {b"e": b"[1, 2]"}, max_bytes=4096)
+    with pytest.raises(EventError, match=r"^oversized:"):
+        parse(b"1000-0", _entry(_body(s="y" * 120, err="x" * 60)), max_bytes=256)
+    with pytest.raises(EventError, match=r"^oversized:"):
+        parse(b"1000-0", {**_entry(_body()), b"extra": b"1"}, max_bytes=4096)
 
 
-def test_non_utf8_user_is_rejected() -> None:
-    fields = _fields()
-    fields[b"u"] = b"\xff\xfe"
-    with pytest.raises(EventError, match="^encoding:"):
-        parse(b"1000-0", fields, max_bytes=4096)
+def test_nan_latency_is_rejected() -> None:
+    raw = orjson.dumps(_body()).replace(b'"lat":12.5', b'"lat":NaN')
+    with pytest.raises(EventError, match=r"^json:"):
+        parse(b"1000-0", {b"e": raw}, max_bytes=4096)
