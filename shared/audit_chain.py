@@ -108,10 +108,39 @@ def insert_ignoring_duplicates(
     name = conn.dialect.name
     if name not in {"sqlite", "postgresql"}:
         raise NotImplementedError(f"audit archive supports sqlite and postgresql, not {name}")
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    if name == "postgresql":
+        _copy_then_insert(conn, table, columns, rows)
+        return
     keys = ", ".join(c.name for c in table.primary_key.columns)
+    marks = ", ".join(["?"] * len(columns))
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608  (names from the model)
-        f"VALUES ({', '.join([mark] * len(columns))}) ON CONFLICT ({keys}) DO NOTHING"
+        f"VALUES ({marks}) ON CONFLICT ({keys}) DO NOTHING"
     )
     conn.exec_driver_sql(sql, rows)
+
+
+def _copy_then_insert(
+    conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """PostgreSQL: COPY into a transaction-scoped temporary table, then one INSERT … SELECT
+    … ON CONFLICT DO NOTHING; several times the rows/s of executemany, in the same transaction."""
+    stage = f"{table.name}_stage"
+    cols = ", ".join(columns)
+    keys = ", ".join(c.name for c in table.primary_key.columns)
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+        f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    driver = conn.connection.driver_connection
+    with (
+        driver.cursor() as cursor,  # type: ignore[union-attr]
+        cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {stage} "  # noqa: S608
+        f"ON CONFLICT ({keys}) DO NOTHING"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage}")

@@ -16,7 +16,16 @@ from tests.shared.audit.helpers import append_many, archive_ids, assert_conserve
 
 
 def _run(r: Any) -> audit_archive.TrimResult:
+    """One trim run (bounded by AUDIT_TRIM_MAX_BATCHES)."""
     return audit_archive.archive_and_trim(r, get_engine(), get_settings())
+
+
+def _drain(r: Any) -> None:
+    """Runs until no backlog is left."""
+    for _ in range(100):
+        if not _run(r).more:
+            return
+    raise AssertionError("backlog never drained")
 
 
 def test_25k_events_keep_newest_10k_in_redis(r: Any, sql_url: str) -> None:
@@ -97,7 +106,7 @@ def test_trim_never_removes_unarchived_events(r: Any, sql_url: str, settings_env
         max_size=8,
     ),
     keep=st.integers(1, 30),
-    batch=st.integers(1, 25),
+    batch=st.integers(2, 25),
 )
 def test_conservation_property(
     r: Any, settings_env: Any, steps: list[tuple[int, str]], keep: int, batch: int
@@ -125,7 +134,7 @@ def test_conservation_property(
                 events = [audit.parse_entry(s, f) for s, f in entries]
                 audit_archive.commit_batch(get_engine(), events, state, settings)
         assert_conserved(r, logged)
-    _run(r)
+    _drain(r)
     counts = assert_conserved(r, logged)
     assert counts["archive"] == len(logged)
     assert counts["redis"] == min(keep, len(logged))
@@ -144,3 +153,16 @@ def test_hot_loop_hash_equals_the_canonical_definition() -> None:
         as_dict = dict(zip(ROW_COLUMNS, row, strict=True))
         prev = chain_hash(prev, as_dict)
         assert as_dict["hash"] == prev
+
+
+def test_one_run_is_bounded_and_the_next_continues(r: Any, settings_env: Any, sql_url: str) -> None:
+    settings_env.setenv("AUDIT_TRIM_BATCH", "3")
+    settings_env.setenv("AUDIT_TRIM_MAX_BATCHES", "2")
+    settings_env.setenv("AUDIT_MAX_EVENTS", "1")
+    reset_settings()
+    logged = append_many(r, 10)
+    first = _run(r)
+    assert (first.archived, first.batches, first.more) == (6, 2, True)
+    assert assert_conserved(r, logged) == {"redis": 4, "archive": 6}
+    _drain(r)
+    assert assert_conserved(r, logged) == {"redis": 1, "archive": 10}
