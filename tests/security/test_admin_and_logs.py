@@ -132,7 +132,7 @@ def test_no_secret_in_web_logs(
         client.post("/chat", json={"message": "hi"}, headers={"Authorization": f"Bearer {token}"})
         client.get("/health", headers={"Authorization": f"Bearer {token}x"})
     text = web_logs.text
-    assert "redis unavailable" in text or "redis" in text.lower()  # the failures were logged
+    assert len(web_logs.records) >= 4  # the scan saw the app's and the client's records
     from shared.settings import get_settings  # noqa: PLC0415
 
     for secret in (password, token, get_settings().web.jwt_secret or "unset"):
