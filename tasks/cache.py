@@ -63,9 +63,12 @@ def invalidate(
     settings = get_settings().cache
     client = get_redis()
 
+    # Captured here: the request is thread-local and the sweep reports from its chain threads.
+    task_id = self.request.id
+
     def progress(meta: dict[str, Any]) -> None:
-        if self.request.id:  # called directly (tests, shell) there is no task state to update
-            self.update_state(state="PROGRESS", meta=meta)
+        if task_id:  # called directly (tests, shell) there is no task state to update
+            self.update_state(task_id=task_id, state="PROGRESS", meta=meta)
 
     if user_id:
         return inv.invalidate_user(client, str(user_id), settings, progress)

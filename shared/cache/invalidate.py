@@ -60,8 +60,9 @@ def _job_id(kind: str, subject: str) -> str:
     return f"{kind}:{digest.hexdigest()}"
 
 
-def _is_entry(key: bytes) -> bool:
-    return key.startswith(keys.cache_entries_prefix().encode())
+def _entry_filter() -> Callable[[bytes], bool]:
+    entries = keys.cache_entries_prefix().encode()
+    return lambda key: key.startswith(entries)
 
 
 class _Job:
@@ -114,7 +115,8 @@ def invalidate_pattern(
         count=settings.scan_count,
         batch=settings.unlink_batch,
         pause_ms=settings.pause_ms,
-        doomed=_is_entry,
+        parallel=settings.parallel,
+        doomed=_entry_filter(),
         state=job.state,
         counts=job.counts,
         on_page=on_page,

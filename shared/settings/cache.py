@@ -118,6 +118,13 @@ class CacheSettings:
         minimum=1,
         maximum=10_000,
     )
+    parallel: int = setting(
+        "CACHE_INVALIDATE_PARALLEL",
+        2,
+        "SCAN cursor chains walked at once by pattern invalidation (standalone Redis; 1, 2, 4).",
+        minimum=1,
+        maximum=16,
+    )
     pause_ms: float = setting(
         "CACHE_INVALIDATE_PAUSE",
         0.0,
