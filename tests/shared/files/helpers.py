@@ -103,28 +103,28 @@ def files_root(tmp_path: Path, settings_env: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def _reap_dropped_sql_connections() -> None:
-    """Collect the PostgreSQL connections the `sql_url` fixture drops unclosed (its
-    `reset_engines()` disposes with close=False, which is meant for after-fork), so their
-    ResourceWarning cannot land in a later, unrelated test. Other unraisables still surface."""
-    previous = sys.unraisablehook
-
-    def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        exc = unraisable.exc_value
-        if isinstance(exc, ResourceWarning) and "psycopg" in str(exc):
-            return
-        previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = previous
+def _is_dropped_pg_connection(unraisable: sys.UnraisableHookArgs) -> bool:
+    exc = unraisable.exc_value
+    return isinstance(exc, ResourceWarning) and "psycopg" in str(exc)
 
 
 @pytest.fixture(autouse=True)
 def reap_sql_connections() -> Iterator[None]:
-    """Autouse, so it is set up before `sql_url` and torn down after it."""
-    _reap_dropped_sql_connections()
-    yield
-    _reap_dropped_sql_connections()
+    """Swallow only the ResourceWarning of PostgreSQL connections dropped unclosed by
+    `shared.db.reset_engines()` (it disposes with close=False, meant for after-fork; the
+    `sql_url` fixture and the worker's `worker_init` handler both call it in-process), and
+    collect them at both ends of the test so they never land in an unrelated one. Autouse, so
+    it is set up before `sql_url` and `worker` and torn down after them."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if not _is_dropped_pg_connection(unraisable):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        gc.collect()
+        yield
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
