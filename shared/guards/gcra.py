@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from redis.exceptions import NoScriptError
 
 from shared import lua
 from shared.guards.policies import Charge, Policy, checked_cost
@@ -19,8 +21,7 @@ from shared.redis_client import AsyncRedisClient, RedisClient
 SESSION_LIVE, SESSION_LOST, SESSION_UNCHECKED = 1, 0, -1
 
 
-@dataclass(frozen=True)
-class PolicyResult:
+class PolicyResult(NamedTuple):  # a tuple: built on every request, ~3x cheaper than a dataclass
     """One policy's verdict: whether it passes, units left, time to full, time to retry."""
 
     policy: Policy
@@ -34,8 +35,7 @@ class PolicyResult:
         return not self.passes and self.policy.mode == "enforce"
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     session: int  # SESSION_LIVE, SESSION_LOST or SESSION_UNCHECKED
     results: list[PolicyResult]
@@ -93,16 +93,36 @@ class GuardCall:
         return Decision(bool(reply[0]), int(reply[1]), results)
 
 
+def _evalsha(client: RedisClient, name: str, keys: list[str], args: list[str | int]) -> Any:
+    # EVALSHA straight on the client: redis-py's Script.__call__ costs ~5 us of Python per call
+    # on the request path; it is still the fallback that loads the script after a NOSCRIPT.
+    script = lua.script(client, name)
+    try:
+        return client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+    except NoScriptError:
+        return script(keys=keys, args=args)
+
+
+async def _aevalsha(
+    client: AsyncRedisClient, name: str, keys: list[str], args: list[str | int]
+) -> Any:
+    script = lua.script(client, name)
+    try:
+        return await client.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call,misc]
+    except NoScriptError:
+        return await script(keys=keys, args=args)
+
+
 def check(client: RedisClient, call: GuardCall) -> Decision:
     """Run the guards in one EVALSHA; charges every policy or none."""
     keys, args = call.keys_and_args()
-    return call.parse(lua.script(client, "guard")(keys=keys, args=args))
+    return call.parse(_evalsha(client, "guard", keys, args))
 
 
 async def acheck(client: AsyncRedisClient, call: GuardCall) -> Decision:
     """The asyncio twin of `check`."""
     keys, args = call.keys_and_args()
-    return call.parse(await lua.script(client, "guard")(keys=keys, args=args))
+    return call.parse(await _aevalsha(client, "guard", keys, args))
 
 
 def _settle_call(
