@@ -11,14 +11,17 @@ from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 
+ROLLUP_TIME_LIMIT_S = 120
 
-@periodic_task("analytics.rollup", time_limit_s=120)
+
+@periodic_task("analytics.rollup", time_limit_s=ROLLUP_TIME_LIMIT_S)
 def rollup_task() -> dict[str, Any]:
     """Consume both streams, persist closed buckets to SQL, write the dashboard snapshots."""
     settings = get_settings()
     client = get_redis()
     started = time.monotonic()
-    report = rollup.run(client, settings.analytics)
+    # Half the time limit for reading: persisting and the snapshots need the rest.
+    report = rollup.run(client, settings.analytics, budget_s=ROLLUP_TIME_LIMIT_S / 2)
     persisted = persist.persist_closed(client, settings.analytics)
     out = {**dataclasses.asdict(report), "persisted_buckets": persisted}
     out["seconds"] = round(time.monotonic() - started, 3)

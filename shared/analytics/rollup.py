@@ -181,13 +181,21 @@ def consume(
     consumer: str,
     now: Callable[[], float] = time.time,
     report: RollupReport | None = None,
+    budget_s: float | None = None,
 ) -> RollupReport:
-    """Reclaim stuck entries, then read new ones in batches (at most ANALYTICS_MAX_BATCHES)."""
+    """Reclaim stuck entries, then read new ones in batches.
+
+    Stops after ANALYTICS_MAX_BATCHES_PER_RUN batches or once `budget_s` seconds have passed,
+    so a run finishes well inside its time limit; the next tick continues where it stopped.
+    """
     report = report or RollupReport()
+    stop_at = time.monotonic() + budget_s if budget_s is not None else None
     ensure_group(client, stream)
     before = report.batches
     _reclaim(client, stream, consumer, fold, now_s=now(), s=settings, report=report)
     for _ in range(settings.max_batches):
+        if stop_at is not None and time.monotonic() > stop_at:
+            break
         reply = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=settings.batch_size)
         entries = reply[0][1] if reply else []
         if not entries:
@@ -203,12 +211,22 @@ def run(
     *,
     consumer: str | None = None,
     now: Callable[[], float] = time.time,
+    budget_s: float | None = None,
 ) -> RollupReport:
-    """One rollup pass over both streams: decay popularity, then consume events and metrics."""
+    """One rollup pass over both streams: decay popularity, then consume events and metrics.
+
+    `budget_s` bounds the reading of new batches per stream (see `consume`).
+    """
     consumer = consumer or consumer_name()
     popularity.decay(client, settings, int(now() * 1_000_000))
     report = consume(
-        client, keys.events_stream(), fold_events, settings, consumer=consumer, now=now
+        client,
+        keys.events_stream(),
+        fold_events,
+        settings,
+        consumer=consumer,
+        now=now,
+        budget_s=budget_s,
     )
     consume(
         client,

@@ -185,3 +185,12 @@ def test_parse_accepts_what_the_rollup_wrote_to_the_stream(r: redis.Redis) -> No
     (entry_id,) = add_events(r, [Ev(BASE_S * 1000, "u", "demo", latency_ms=0.4)])
     [(_, fields)] = r.xrange(keys.events_stream())
     assert parse(entry_id, fields, max_bytes=4096).latency_ms == 0.4
+
+
+def test_a_spent_time_budget_leaves_the_rest_for_the_next_run(r: redis.Redis) -> None:
+    events = [Ev(BASE_S * 1000 + i, "u", "demo") for i in range(30)]
+    add_events(r, events)
+    s = _settings(batch_size=10)
+    assert rollup.run(r, s, consumer="c", now=lambda: NOW_S, budget_s=-1).events == 0
+    assert rollup.run(r, s, consumer="c", now=lambda: NOW_S).events == 30
+    check_conservation(r, events)
