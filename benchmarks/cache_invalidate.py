@@ -78,16 +78,16 @@ def scan_unlink_loop(r: redis.Redis[bytes]) -> int:
             return deleted
 
 
-def ours(scan_count: int) -> Callable[[redis.Redis[bytes]], int]:
+def ours(scan_count: int, parallel: int) -> Callable[[redis.Redis[bytes]], int]:
     def run(_r: redis.Redis[bytes]) -> int:
         from shared.cache.invalidate import invalidate_pattern  # noqa: PLC0415
         from shared.redis_client import get_redis  # noqa: PLC0415
         from shared.settings import get_settings  # noqa: PLC0415
 
-        cs = dataclasses.replace(get_settings().cache, scan_count=scan_count)
+        cs = dataclasses.replace(get_settings().cache, scan_count=scan_count, parallel=parallel)
         return int(invalidate_pattern(get_redis(), MATCH, cs)["unlinked"])
 
-    run.__name__ = f"ours (SCAN COUNT {scan_count}, pipelined UNLINK)"
+    run.__name__ = f"ours (COUNT {scan_count}, {parallel} chain{'s' if parallel > 1 else ''})"
     return run
 
 
@@ -102,9 +102,26 @@ def bench_patterns(url: str, rounds: int) -> list[list[object]]:
     go, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
     prober = ctx.Process(target=_prober, args=(url, go, stop, out), daemon=True)
     prober.start()
-    methods = [keys_del, pipeline_del, scan_unlink_loop, ours(1000), ours(2000), ours(5000)]
-    results: dict[str, list[tuple[float, float, float, float]]] = {m.__name__: [] for m in methods}
+    methods = [
+        keys_del,
+        pipeline_del,
+        scan_unlink_loop,
+        ours(1000, 1),
+        ours(1000, 2),
+        ours(1000, 4),
+        ours(500, 4),
+    ]
+    results: dict[str, list[tuple[float, ...]]] = {m.__name__: [] for m in methods}
+    results["(idle: no invalidation)"] = []
     for _ in range(rounds):
+        _populate(r)
+        go.set()
+        time.sleep(0.5)
+        go.clear()
+        idle = out.get(timeout=30)
+        results["(idle: no invalidation)"].append(
+            (0.0, _pct(idle, 0.5) * 1e3, _pct(idle, 0.99) * 1e3, max(idle) * 1e3)
+        )
         for method in methods:
             _populate(r)
             time.sleep(0.2)
@@ -130,8 +147,8 @@ def bench_patterns(url: str, rounds: int) -> list[list[object]]:
         rows.append(
             [
                 name,
-                f"{kps:,.0f}",
-                f"{kps / base:.2f}",
+                f"{kps:,.0f}" if kps else "",
+                f"{kps / base:.2f}" if kps else "",
                 f"{statistics.median(x[1] for x in runs):.2f}",
                 f"{statistics.median(x[2] for x in runs):.2f}",
                 f"{statistics.median(x[3] for x in runs):.1f}",
