@@ -9,6 +9,7 @@ library: `html.parser` (script and style dropped), `csv`, and orjson for JSON.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ def extract(
 
 def extract_pdf(data: bytes, limits: Limits, deadline: Deadline, progress: Progress) -> str:
     """Page by page, reporting progress; refuses encrypted, corrupt and oversized PDFs."""
-    from pypdf import PdfReader, apply_configuration  # noqa: PLC0415  (heavy import)
+    from pypdf import Configuration, PdfReader, apply_configuration  # noqa: PLC0415  (heavy)
     from pypdf.errors import LimitReachedError, PyPdfError  # noqa: PLC0415
 
     # pypdf would rebuild a cut-off file from what is left; a truncated upload is refused instead.
@@ -78,6 +79,9 @@ def extract_pdf(data: bytes, limits: Limits, deadline: Deadline, progress: Progr
         "stream_decoding_work_maximum_length": budget * 4,
         "maximum_declared_stream_length": budget,
     }
+    # Older pypdf releases lack some limits; set the ones this one knows.
+    known = {f.name for f in dataclasses.fields(Configuration)}
+    overrides = {name: value for name, value in overrides.items() if name in known}
     char_budget = limits.char_budget(len(data))
     parts: list[str] = []
     total = 0
