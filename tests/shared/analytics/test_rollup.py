@@ -194,3 +194,13 @@ def test_a_spent_time_budget_leaves_the_rest_for_the_next_run(r: redis.Redis) ->
     assert rollup.run(r, s, consumer="c", now=lambda: NOW_S, budget_s=-1).events == 0
     assert rollup.run(r, s, consumer="c", now=lambda: NOW_S).events == 30
     check_conservation(r, events)
+
+
+def test_the_rollup_resumes_after_redis_lost_its_data(r: redis.Redis) -> None:
+    add_events(r, [Ev(BASE_S * 1000, "u", "demo")])
+    assert rollup.run(r, _settings(), consumer="c", now=lambda: NOW_S).events == 1
+    r.flushdb()  # a Redis restart without persistence: stream, group and counters are gone
+    events = [Ev(BASE_S * 1000 + i, "u", "demo") for i in range(1, 4)]
+    add_events(r, events)
+    assert rollup.run(r, _settings(), consumer="c", now=lambda: NOW_S).events == 3
+    check_conservation(r, events)
