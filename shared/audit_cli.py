@@ -12,7 +12,8 @@ import sys
 import orjson
 
 from shared.audit_verify import record, verify_chain
-from shared.db import ensure_schema, get_engine
+from shared.db import get_engine
+from shared.models.audit import ensure_tables
 from shared.settings import exit_on_bad_settings
 
 
@@ -24,8 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     settings = exit_on_bad_settings()
-    ensure_schema()
-    engine = get_engine()
+    engine = ensure_tables(get_engine())
     report = verify_chain(engine, batch=settings.audit.verify_batch)
     if args.record:
         record(engine, report)

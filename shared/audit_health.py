@@ -10,6 +10,7 @@ from shared.audit import parse_id
 from shared.audit_verify import last_verification
 from shared.db import get_engine
 from shared.health import FAIL, PASS, WARN, Check
+from shared.models.audit import ensure_tables
 from shared.redis_client import RedisClient
 from shared.settings import Settings
 
@@ -18,7 +19,7 @@ def check_verification(settings: Settings, now: float) -> Check:
     """Age of the last `audit.verify` run; fail when it found a broken link, warn when stale."""
     key = "audit:lastVerification"
     try:
-        last = last_verification(get_engine())
+        last = last_verification(ensure_tables(get_engine()))
     except SQLAlchemyError as exc:
         return Check(key, None, "s", FAIL, type(exc).__name__)
     if last is None:

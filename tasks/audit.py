@@ -6,7 +6,8 @@ import logging
 from typing import Any
 
 from shared import audit_archive, audit_retention, audit_verify
-from shared.db import ensure_schema, get_engine
+from shared.db import get_engine
+from shared.models.audit import ensure_tables
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 @periodic_task("audit.trim", time_limit_s=300)
 def trim() -> dict[str, Any]:
     """Archive the stream to SQL (hash-chained), then trim Redis up to the committed watermark."""
-    ensure_schema()
+    ensure_tables(get_engine())
     result = audit_archive.archive_and_trim(get_redis(), get_engine(), get_settings())
     return result.as_dict()
 
@@ -25,8 +26,7 @@ def trim() -> dict[str, Any]:
 @periodic_task("audit.verify", time_limit_s=1800)
 def verify() -> dict[str, Any]:
     """Recompute the archive's hash chain and record the outcome (health and stats show it)."""
-    ensure_schema()
-    engine = get_engine()
+    engine = ensure_tables(get_engine())
     report = audit_verify.verify_chain(engine, batch=get_settings().audit.verify_batch)
     audit_verify.record(engine, report)
     if not report.ok:
@@ -37,5 +37,5 @@ def verify() -> dict[str, Any]:
 @periodic_task("audit.purge", time_limit_s=600)
 def purge() -> dict[str, Any]:
     """Delete archived events past AUDIT_RETENTION_DAYS in bounded batches, with checkpoints."""
-    ensure_schema()
+    ensure_tables(get_engine())
     return audit_retention.purge_expired(get_engine(), get_settings()).as_dict()

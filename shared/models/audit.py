@@ -9,9 +9,11 @@ written in the same transaction as the rows, plus the last verification.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import cast
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Engine, Float, Index, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -73,3 +75,16 @@ class AuditCheckpointRow(Base):
 EVENTS = cast(Table, AuditEventRow.__table__)
 STATE = cast(Table, AuditStateRow.__table__)
 CHECKPOINTS = cast(Table, AuditCheckpointRow.__table__)
+
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
+_ready_lock = threading.Lock()
+
+
+def ensure_tables(engine: Engine) -> Engine:
+    """Create the audit tables on `engine` if missing, once per engine (request paths and the
+    health probe call this; Alembic owns the schema in production). Returns the engine."""
+    if engine not in _ready:
+        with _ready_lock:
+            Base.metadata.create_all(engine, tables=[EVENTS, STATE, CHECKPOINTS])
+            _ready.add(engine)
+    return engine

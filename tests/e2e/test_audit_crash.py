@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,12 @@ from workers.facade import enqueue
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = 300
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    yield  # after sql_url's teardown: collect the connections it left open
+    reap_sql_connections()
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

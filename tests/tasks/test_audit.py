@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from schedules import build_schedule
 from shared.settings import get_settings
 from tests.shared.audit.helpers import append_many, assert_conserved, reap_sql_connections
 from workers.facade import enqueue
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    yield  # after sql_url's teardown: collect the connections it left open
+    reap_sql_connections()
 
 
 def test_trim_verify_purge_by_name(r: Any, sql_url: str, worker: Any) -> None:

@@ -16,7 +16,8 @@ from shared import keys
 from shared.audit import parse_id
 from shared.audit_query import Filters, archive_counts, archive_page, merge_page, redis_tail
 from shared.audit_verify import last_verification, record, verify_chain
-from shared.db import ensure_schema, get_engine
+from shared.db import get_engine
+from shared.models.audit import ensure_tables
 from shared.settings import get_settings
 from web.auth import require_admin
 from web.deps import Redis
@@ -42,8 +43,7 @@ def _time_ms(name: str, raw: str | None) -> int | None:
 
 
 def _archive_page(filters: Filters, cursor: str | None, want: int) -> list[Any]:
-    ensure_schema()
-    return archive_page(get_engine(), filters, cursor, want)
+    return archive_page(ensure_tables(get_engine()), filters, cursor, want)
 
 
 @router.get("")
@@ -76,8 +76,7 @@ async def list_events(
 
 
 def _archive_stats() -> dict[str, Any]:
-    ensure_schema()
-    engine = get_engine()
+    engine = ensure_tables(get_engine())
     counts = archive_counts(engine)
     if counts["archived"] <= get_settings().audit.live_verify_max_rows:
         # Small enough to check now: the answer is then never older than this request.
