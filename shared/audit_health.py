@@ -7,6 +7,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared import keys
 from shared.audit import parse_id
+from shared.audit_query import archive_counts
 from shared.audit_verify import last_verification
 from shared.db import get_engine
 from shared.health import FAIL, PASS, WARN, Check
@@ -19,11 +20,15 @@ def check_verification(settings: Settings, now: float) -> Check:
     """Age of the last `audit.verify` run; fail when it found a broken link, warn when stale."""
     key = "audit:lastVerification"
     try:
-        last = last_verification(ensure_tables(get_engine()))
+        engine = ensure_tables(get_engine())
+        last = last_verification(engine)
+        archived = archive_counts(engine)["archived"] if last is None else None
     except SQLAlchemyError as exc:
         return Check(key, None, "s", FAIL, type(exc).__name__)
     if last is None:
-        return Check(key, None, "s", WARN, "the audit chain has not been verified yet")
+        if not archived:
+            return Check(key, None, "s", PASS, "nothing archived yet")
+        return Check(key, None, "s", WARN, f"{archived} archived rows never verified")
     age_s = round(max(0.0, now - float(last["verified_at"])), 3)
     if not last["verified_ok"]:
         return Check(
@@ -46,7 +51,15 @@ def check_newest_event(client: RedisClient, settings: Settings, now: float) -> l
         return [Check(key, None, "s", FAIL, type(exc).__name__)]
     in_redis = Check("audit:eventsInRedis", int(length), "events", PASS)
     if not newest:
-        return [Check(key, None, "s", WARN, "no audit event yet: logging stopped?"), in_redis]
+        # AUDIT_MAX_EVENTS >= 1 keeps the newest event in Redis: an empty stream after archiving
+        # means the tail was lost (flush, failover without persistence).
+        try:
+            archived_before = client.exists(keys.audit_watermark())
+        except RedisError as exc:
+            return [Check(key, None, "s", FAIL, type(exc).__name__), in_redis]
+        if archived_before:
+            return [Check(key, None, "s", WARN, "audit stream empty: tail lost?"), in_redis]
+        return [Check(key, None, "s", PASS, "no audit event yet"), in_redis]
     sid = newest[0][0]
     ms, _ = parse_id(sid.decode() if isinstance(sid, bytes) else str(sid))
     age_s = round(max(0.0, now - ms / 1000), 3)

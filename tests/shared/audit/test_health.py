@@ -15,11 +15,28 @@ def _by_key(checks: list[Any]) -> dict[str, Any]:
     return {c.key: c for c in checks}
 
 
-def test_never_verified_and_no_events_warn(r: Any, sql_url: str) -> None:
+def test_fresh_install_passes(r: Any, sql_url: str) -> None:
     checks = _by_key(audit_health.check(r, get_settings(), time.time()))
-    assert checks["audit:lastVerification"].status == WARN
-    assert checks["audit:newestEventAge"].status == WARN
+    assert checks["audit:lastVerification"].status == PASS
+    assert checks["audit:newestEventAge"].status == PASS
     assert checks["audit:eventsInRedis"].value == 0
+
+
+def test_archived_but_never_verified_warns(r: Any, sql_url: str) -> None:
+    audit.log_event("x", "alice", {})
+    audit_archive.archive_and_trim(r, get_engine(), get_settings())
+    check = audit_health.check_verification(get_settings(), time.time())
+    assert check.status == WARN
+    assert "never verified" in (check.output or "")
+
+
+def test_lost_stream_tail_warns(r: Any, sql_url: str) -> None:
+    audit.log_event("x", "alice", {})
+    audit_archive.archive_and_trim(r, get_engine(), get_settings())
+    r.delete(keys.audit_stream())
+    [check, _] = audit_health.check_newest_event(r, get_settings(), time.time())
+    assert check.status == WARN
+    assert "lost" in (check.output or "")
 
 
 def test_fresh_events_and_good_verification_pass(r: Any, sql_url: str) -> None:
