@@ -14,6 +14,8 @@ command on either kind is a plain synchronous call.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,13 +23,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from redis.exceptions import RedisError
 
 from shared import keys
 from shared.audit_redact import clean_details, clean_text
 from shared.pipeline import AnyPipeline
-from shared.redis_client import get_redis
+from shared.redis_client import AsyncRedisClient, get_redis
 from shared.settings import get_settings
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = b"1"
 _ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _NAME_MAX = 128
@@ -108,6 +112,35 @@ def queue_event(
         event_type, actor, details, ip=ip, correlation_id=correlation_id, result=result
     )
     queue_fields(pipe, fields)
+
+
+async def alog_event(
+    client: AsyncRedisClient,
+    event_type: str,
+    actor: str,
+    details: dict[str, Any] | None = None,
+    *,
+    ip: str | None = None,
+    correlation_id: str | None = None,
+    result: str | None = None,
+    timeout_s: float = 1.0,
+) -> str | None:
+    """Append one event on the asyncio client (one XADD, bounded by `timeout_s`).
+
+    For web paths where nothing else is going to Redis (a refusal already decided, an admin
+    action already enqueued): an audit failure is logged at ERROR and returns None instead of
+    turning the caller's answer into a 503.
+    """
+    fields = event_fields(
+        event_type, actor, details, ip=ip, correlation_id=correlation_id, result=result
+    )
+    try:
+        async with asyncio.timeout(timeout_s):
+            stream_id = await client.xadd(keys.audit_stream(), fields)  # type: ignore[arg-type]
+    except (RedisError, TimeoutError) as exc:
+        log.error("audit event %s of %s not recorded: %s", event_type, actor, type(exc).__name__)
+        return None
+    return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
 
 
 def queue_fields(pipe: AnyPipeline, fields: Mapping[bytes, bytes]) -> None:

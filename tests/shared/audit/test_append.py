@@ -91,3 +91,24 @@ def test_malformed_entry_still_parses(r: Any) -> None:
     event = audit.parse_entry(*r.xrange(keys.audit_stream())[0])
     assert event.event_type == "unknown"
     assert orjson.loads(event.details_json) == {"_unparsed": "not json"}
+
+
+def test_alog_event_appends_and_a_dead_redis_is_logged_not_raised(
+    r: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.embedded_redis import free_port  # noqa: PLC0415
+
+    async def go(url: str | None) -> str | None:
+        client = build_async_client(get_settings().conn, url, socket_timeout_s=0.5)
+        try:
+            return await audit.alog_event(client, "admin.x", "user:root", {"k": 1}, ip="::1")
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]
+
+    sid = asyncio.run(go(None))
+    assert sid is not None
+    assert r.xrange(keys.audit_stream())[0][0].decode() == sid
+    with caplog.at_level("ERROR", logger="shared.audit"):
+        assert asyncio.run(go(f"redis://127.0.0.1:{free_port()}/0")) is None
+    assert "admin.x" in caplog.text
+    assert r.xlen(keys.audit_stream()) == 1
