@@ -110,13 +110,21 @@ def truncate(text: str, max_chars: int) -> str:
 
 
 def clean_text(text: str, max_chars: int) -> str:
-    """Redact, then truncate (in that order, so a cut never leaves half a secret visible)."""
+    """Redact, then truncate (in that order, so a cut never leaves half a secret visible).
+
+    Lone surrogates (which no UTF-8 encoder accepts) become U+FFFD first.
+    """
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return truncate(redact_text(text), max_chars)
 
 
 def _clean(value: Any, max_chars: int, depth: int) -> Any:  # noqa: PLR0911  (one per type)
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | float):
         return value
+    if isinstance(value, int):
+        # JSON encoders stop at 64 bits; a bigger number is kept as its digits.
+        return value if -(2**63) <= value < 2**64 else truncate(str(value), max_chars)
     if isinstance(value, str):
         return clean_text(value, max_chars)
     if isinstance(value, bytes):
@@ -129,7 +137,7 @@ def _clean(value: Any, max_chars: int, depth: int) -> Any:  # noqa: PLR0911  (on
             if i >= MAX_ITEMS:
                 out["_truncated_keys"] = len(value) - MAX_ITEMS
                 break
-            key = truncate(str(k), 128)
+            key = clean_text(str(k), 128)
             out[key] = REDACTED if is_secret_name(key) else _clean(v, max_chars, depth + 1)
         return out
     if isinstance(value, list | tuple | set | frozenset):

@@ -6,7 +6,7 @@ import string
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.audit_redact import REDACTED, clean_details, is_secret_name, redact_text
@@ -125,3 +125,28 @@ def test_no_secret_survives_cleaning(prefix: str, secret: str, suffix: str, max_
     ).decode()
     assert secret not in out
     assert secret[:12] not in out
+
+
+_JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=80)
+    | st.binary(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=8)
+        | st.dictionaries(st.text(max_size=20) | st.integers(), inner, max_size=8)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(details=st.dictionaries(st.text(max_size=20), _JSONISH, max_size=10))
+def test_any_input_becomes_bounded_json(details: dict[str, object]) -> None:
+    """Bad input never raises: lone surrogates, huge integers, bytes, odd keys all encode."""
+    out = clean_details(details, max_chars=64, max_bytes=2048)
+    encoded = orjson.dumps(out)
+    assert len(encoded) <= 2048 or out.get("_truncated") is True
+    assert len(orjson.dumps(out)) < 2048 + 200
