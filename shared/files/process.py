@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
 from shared.files import Deadline, FileRejected, documents, is_file_id, status, store
 from shared.files.chunk import chunk_text, normalize_text
 from shared.files.detect import Detected, detect
@@ -74,7 +77,7 @@ def process_file(
     files = settings.files
     verdict, gen = status.start(client, file_id, gen, settings)
     if verdict == "poison":
-        reason = f"gave up after {files.max_attempts} attempts"
+        reason = status.poison_reason(files.max_attempts)
         documents.save_failed(file_id, filename=filename, media_type="", size_bytes=0, error=reason)
         return {"status": status.FAILED, "error": reason}
     if verdict != "run":
@@ -97,7 +100,7 @@ def process_file(
         found = detect(data)
         report(READ_PCT)
         limits = Limits(files.max_extracted_chars, files.max_expansion_ratio, files.max_pdf_pages)
-        raw = _extract(
+        raw = extract_guarded(
             data, found, limits, deadline, report.stage(READ_PCT, EXTRACT_PCT), passthrough=expected
         )
         del data
@@ -115,22 +118,30 @@ def process_file(
             char_count=len(text),
             chunks=chunks,
         )
+    except (RedisError, SQLAlchemyError):
+        raise  # outages are transient: the task retries
     except expected as exc:
-        reason = (
-            str(exc) if isinstance(exc, FileRejected) else _timeout_reason(time_limits(settings)[1])
+        limit_s = time_limits(settings)[1]
+        reason = str(exc) if isinstance(exc, FileRejected) else _timeout_reason(limit_s)
+    except Exception as exc:
+        # A bug on hostile input must end this file failed, never leave it "processing".
+        log.exception("processing of file %s raised", file_id)
+        reason = f"internal error while processing: {type(exc).__name__}"
+    else:
+        status.update(
+            client, file_id, gen, status.DONE, 100, settings=settings, chunks=doc.chunk_count
         )
-        return fail(
-            client,
-            file_id,
-            gen,
-            settings,
-            reason,
-            filename=filename,
-            found=found,
-            size_bytes=size_bytes,
-        )
-    status.update(client, file_id, gen, status.DONE, 100, settings=settings, chunks=doc.chunk_count)
-    return {"status": status.DONE, "chunks": doc.chunk_count}
+        return {"status": status.DONE, "chunks": doc.chunk_count}
+    return fail(
+        client,
+        file_id,
+        gen,
+        settings,
+        reason,
+        filename=filename,
+        found=found,
+        size_bytes=size_bytes,
+    )
 
 
 def fail(
@@ -158,7 +169,7 @@ def _timeout_reason(limit_s: int) -> str:
     return f"processing took longer than the time limit ({limit_s} s)"
 
 
-def _extract(
+def extract_guarded(
     data: bytes,
     found: Detected,
     limits: Limits,
@@ -167,6 +178,10 @@ def _extract(
     *,
     passthrough: tuple[type[BaseException], ...],
 ) -> str:
+    """`extract`, with any unexpected exception turned into `FileRejected` (the worker lives).
+
+    `passthrough` exceptions (bad input, the caller's time limit) propagate unchanged.
+    """
     try:
         return extract(data, found, limits, deadline, progress)
     except passthrough:

@@ -57,12 +57,16 @@ def claim(
     return parse_claim(script(client, "file_claim")(keys=k, args=a))
 
 
+def poison_reason(max_attempts: int) -> str:
+    return f"gave up after {max_attempts} attempts: the file stalled or crashed the worker"
+
+
 def start(
     client: RedisClient, file_id: str, gen: int, settings: Settings, now_us: int = 0
 ) -> tuple[str, int]:
     """Count a delivery; returns (verdict, gen), verdict run | done | failed | stale | poison."""
     f = settings.files
-    reason = f"gave up after {f.max_attempts} attempts: the file stalled or crashed the worker"
+    reason = poison_reason(f.max_attempts)
     reply = script(client, "file_start")(
         keys=[keys.file_status(file_id)],
         args=[gen, f.max_attempts, f.status_ttl_s, now_us, reason],

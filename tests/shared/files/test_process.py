@@ -167,3 +167,15 @@ def test_a_failed_document_is_replaced_by_a_later_success_and_done_is_never_down
     kept = documents.save_failed(fid, filename="", media_type="", size_bytes=1, error="late")
     assert (kept.status, kept.error) == ("done", None)
     assert _counts() == (1, 1)
+
+
+def test_a_bug_outside_extraction_still_ends_failed(r, sql_url, files_root, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(*_a: object, **_k: object) -> str:
+        raise IndexError("boom")
+
+    monkeypatch.setattr("shared.files.process.chunk_text", broken)
+    file_id, result = _run(r, files_root, b"fine text " * 10)
+    assert result == {"status": "failed", "error": "internal error while processing: IndexError"}
+    view = status.view(r.hgetall(keys.file_status(file_id)))
+    assert view is not None
+    assert view["status"] == "failed"
