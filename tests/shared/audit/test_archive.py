@@ -166,3 +166,18 @@ def test_one_run_is_bounded_and_the_next_continues(r: Any, settings_env: Any, sq
     assert assert_conserved(r, logged) == {"redis": 4, "archive": 6}
     _drain(r)
     assert assert_conserved(r, logged) == {"redis": 1, "archive": 10}
+
+
+def test_append_archive_trim_on_standalone_and_cluster(
+    data_plane: Any, settings_env: Any, sql_url: str
+) -> None:
+    """The stream, the watermark and the trim script share the {audit} slot on a cluster."""
+    settings_env.setenv("AUDIT_MAX_EVENTS", "5")
+    settings_env.setenv("AUDIT_TRIM_BATCH", "7")
+    reset_settings()
+    logged = append_many(data_plane, 30)
+    logged.append(audit.log_event("admin.x", "root", {"password": "p"}))
+    _drain(data_plane)
+    assert assert_conserved(data_plane, logged) == {"redis": 5, "archive": 31}
+    assert data_plane.get(keys.audit_watermark()) == logged[-1].encode()
+    assert verify_chain(get_engine()).ok
