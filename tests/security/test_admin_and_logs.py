@@ -26,13 +26,25 @@ def _needs_admin(dependant: Any) -> bool:
     )
 
 
+def _walk(routes: list[Any], prefix: str = "") -> list[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path (FastAPI >= 0.160 nests included routers lazily)."""
+    found: list[tuple[str, APIRoute]] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append((prefix + route.path, route))
+        elif hasattr(route, "original_router"):
+            nested = prefix + getattr(route.include_context, "prefix", "")
+            found += _walk(route.original_router.routes, nested)
+    return found
+
+
 def _admin_routes() -> list[tuple[str, str]]:
     from web.app import create_app  # noqa: PLC0415
 
     found = []
-    for route in create_app().routes:
-        if isinstance(route, APIRoute) and _needs_admin(route.dependant):
-            found.extend((method, route.path) for method in sorted(route.methods))
+    for path, route in _walk(create_app().routes):
+        if _needs_admin(route.dependant):
+            found.extend((method, path) for method in sorted(route.methods))
     return found
 
 
