@@ -37,7 +37,7 @@ reach a SCAN MATCH pattern.
 | P cache:inv:jobs             | hash   | none (fields deleted)   | cache.invalidate    | cache.invalidate  |
 | P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
-| P {audit}:watermark          | string | none                    | audit.trim          | audit.trim, web   |
+| P {audit}:watermark          | string | none                    | audit.trim (mirror) | web, health       |
 | P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web, files.cleanup|
 | P tasks:dead                 | stream | MAXLEN ~ 10000          | task_failure signal | operators, tests  |
 """
