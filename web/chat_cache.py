@@ -6,10 +6,12 @@ Kept out of the route so the route stays a list of small steps. Round trips are 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import BackgroundTasks
 from fastapi.concurrency import run_in_threadpool
+from redis.exceptions import RedisError
 
 from shared.cache import serve
 from shared.cache.entry import CacheKey
@@ -18,6 +20,8 @@ from shared.responder import Reply
 from shared.settings import get_settings
 from web.auth import Principal
 from workers.facade import EnqueueError, enqueue
+
+log = logging.getLogger(__name__)
 
 
 async def cached_reply(
@@ -50,6 +54,12 @@ async def cached_reply(
             return False
         return True
 
-    served = await serve.answer(redis, key, generate, refresh, settings)
+    try:
+        served = await serve.answer(redis, key, generate, refresh, settings)
+    except RedisError as exc:
+        # The cache fails open: Redis trouble before generating costs a cache miss, not the
+        # answer (a store that fails after generating is already absorbed by `serve`).
+        log.warning("cache unavailable, answering uncached: %s", type(exc).__name__)
+        return serve.Served("miss", await generate())
     background.add_task(serve.count, redis, key, served)
     return served

@@ -12,9 +12,12 @@ The hit/stale counters are written by the caller after answering (`count`), off 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from shared import keys
 from shared.cache.entry import CacheKey, Envelope, Status, Verdict, judge
@@ -23,6 +26,7 @@ from shared.redis_client import AsyncRedisClient
 from shared.responder import Reply
 from shared.settings.cache import CacheSettings
 
+log = logging.getLogger(__name__)
 _POLL_FIRST_S = 0.01
 _POLL_MAX_S = 0.1
 
@@ -64,11 +68,15 @@ async def _generate_and_store(
         await client.delete(marker)  # let a waiting caller take over at once
         raise
     envelope = envelope_for(key, reply, source="live", now=time.time(), settings=settings)
-    async with client.pipeline(transaction=False) as pipe:
-        queue_store(
-            pipe, key, envelope, gen=gen, settings=settings, count_miss=True, release_flight=marker
-        )
-        await pipe.execute()
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            queue_store(
+                pipe, key, envelope, gen=gen, settings=settings, count_miss=True,
+                release_flight=marker,
+            )  # fmt: skip
+            await pipe.execute()
+    except RedisError as exc:  # the answer exists: a failed store must not fail the request
+        log.warning("cache store failed: %s", type(exc).__name__)
     return reply
 
 

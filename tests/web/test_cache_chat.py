@@ -69,3 +69,21 @@ def test_cache_off_always_misses(client: TestClient, settings_env: pytest.Monkey
     reset_settings()
     statuses = [client.post("/chat", json={"message": "hi"}).headers["X-Cache"] for _ in range(2)]
     assert statuses == ["miss", "miss"]
+
+
+def test_cache_fails_open_when_redis_is_down(settings_env: pytest.MonkeyPatch) -> None:
+    from shared.embedded_redis import free_port  # noqa: PLC0415
+    from shared.settings import reset_settings  # noqa: PLC0415
+    from web.app import create_app  # noqa: PLC0415
+
+    settings_env.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    settings_env.setenv("REDIS_CONNECT_TIMEOUT", "0.2")
+    settings_env.setenv("REDIS_RETRIES", "0")
+    settings_env.setenv("RATE_LIMIT_FAIL_MODE", "open")
+    settings_env.setenv("TOKEN_LIMIT_FAIL_MODE", "open")
+    reset_settings()
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        response = client.post("/chat", json={"message": "still there?"})
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Cache"] == "miss"
+    assert "still there" in response.json()["reply"]
