@@ -1,0 +1,184 @@
+"""Load on the web request path: rising concurrency, then Redis latency injected with DEBUG SLEEP.
+
+A small asyncio client (httpx) against `uvicorn web.app:create_app` on loopback, with a private
+redis-server. The mix per request: 55 % guarded chats (20 distinct messages, so most are cache
+hits; each also appends an analytics event), 20 % `/health/advanced` (snapshot read-back),
+15 % `/analytics/summary` (precomputed read-back), 10 % `/health/ready` (one PING). 200 users,
+each with its own JWT; limits raised so the guards decide but never refuse.
+
+Phases (same server, one run): no fault at 1/4/16/64 concurrent clients; then at 16 and 64
+clients while another connection makes Redis sleep 50 ms every 250 ms (Redis stalled 20 % of
+the time); then one 3 s stall (longer than the request path's Redis timeout) at 16 clients.
+Run: `.venv/bin/python -m benchmarks.load_web [seconds_per_step]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import jwt
+import redis
+
+from benchmarks._util import table, uvicorn_server
+from shared import embedded_redis
+
+JWT_SECRET = "bench-secret-" + "k" * 32
+MESSAGES = [f"what is the status of order {i}?" for i in range(20)]
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    codes: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+
+
+def _tokens(n: int) -> list[str]:
+    exp = int(time.time()) + 3600
+    return [
+        jwt.encode({"sub": f"user-{i}", "exp": exp}, JWT_SECRET, algorithm="HS256")
+        for i in range(n)
+    ]
+
+
+async def _one(client: httpx.AsyncClient, token: str, tally: Tally) -> None:
+    roll = random.random()
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    try:
+        if roll < 0.55:
+            msg = random.choice(MESSAGES)
+            resp = await client.post("/chat", json={"message": msg}, headers=headers)
+        elif roll < 0.75:
+            resp = await client.get("/health/advanced")
+        elif roll < 0.90:
+            resp = await client.get("/analytics/summary", headers=headers)
+        else:
+            resp = await client.get("/health/ready")
+        tally.codes[str(resp.status_code)] += 1
+    except httpx.HTTPError as exc:
+        tally.codes[type(exc).__name__] += 1
+        tally.errors += 1
+    tally.latencies_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def _run(base: str, concurrency: int, seconds: float, tokens: list[str]) -> Tally:
+    tally = Tally()
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def loop() -> None:
+            while time.perf_counter() < deadline:
+                await _one(client, random.choice(tokens), tally)
+
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+    return tally
+
+
+async def _sleeper(url: str, sleep_s: float, every_s: float, stop: asyncio.Event) -> None:
+    """Make Redis itself sleep `sleep_s` every `every_s` (DEBUG SLEEP blocks the server)."""
+    client = redis.asyncio.Redis.from_url(url, socket_timeout=sleep_s + 5)
+    try:
+        while not stop.is_set():
+            await client.execute_command("DEBUG", "SLEEP", sleep_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+    finally:
+        await client.aclose()
+
+
+async def _phase(
+    base: str,
+    redis_url: str,
+    concurrency: int,
+    seconds: float,
+    tokens: list[str],
+    inject: tuple[float, float] | None,
+) -> tuple[Tally, float]:
+    stop = asyncio.Event()
+    sleeper = None
+    if inject:
+        sleeper = asyncio.create_task(_sleeper(redis_url, inject[0], inject[1], stop))
+    started = time.perf_counter()
+    tally = await _run(base, concurrency, seconds, tokens)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    if sleeper:
+        await sleeper
+    return tally, elapsed
+
+
+def _row(label: str, concurrency: int, tally: Tally, elapsed: float) -> list[object]:
+    lat = sorted(tally.latencies_ms)
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) > 1 else [lat[0]] * 99
+    ok = sum(n for code, n in tally.codes.items() if code.startswith("2"))
+    other = ", ".join(f"{c}×{n}" for c, n in sorted(tally.codes.items()) if not c.startswith("2"))
+    return [
+        label,
+        concurrency,
+        f"{len(lat) / elapsed:.0f}",
+        f"{q[49]:.1f}",
+        f"{q[94]:.1f}",
+        f"{q[98]:.1f}",
+        f"{lat[-1]:.0f}",
+        f"{100 * ok / len(lat):.1f}",
+        other or "-",
+    ]
+
+
+async def _main(seconds: float) -> None:
+    # DEBUG SLEEP needs the debug command enabled (local connections only).
+    server = embedded_redis.start(
+        Path(tempfile.mkdtemp(prefix="bench-load-")), extra=("--enable-debug-command", "local")
+    )
+    try:
+        env = {
+            "REDIS_URL": f"{server.url}/0",
+            "BROKER_URL": f"{server.url}/1",
+            "JWT_SECRET": JWT_SECRET,
+            "RATE_LIMIT_REQUESTS": "1000000",
+            "RATE_LIMIT_DAILY_REQUESTS": "100000000",
+            "TOKEN_LIMIT_PER_MINUTE": "10000000",
+            "TOKEN_LIMIT_MODEL_PER_MINUTE": "10000000",
+            "HEALTH_PROBE_INTERVAL": "3600",
+        }
+        from benchmarks.foundation_web import _seed_snapshot  # noqa: PLC0415
+
+        _seed_snapshot(env)
+        tokens = _tokens(200)
+        rows = []
+        with uvicorn_server("web.app:create_app", env) as base:
+            await _run(base, 4, 1.0, tokens)  # warm-up: caches filled, pools open
+            for c in (1, 4, 16, 64):
+                rows.append(
+                    _row("no fault", c, *await _phase(base, server.url, c, seconds, tokens, None))
+                )
+            for c in (16, 64):
+                tally, elapsed = await _phase(base, server.url, c, seconds, tokens, (0.05, 0.25))
+                rows.append(_row("DEBUG SLEEP 50 ms / 250 ms", c, tally, elapsed))
+            tally, elapsed = await _phase(base, server.url, 16, max(seconds, 6), tokens, (3.0, 60))
+            rows.append(_row("one DEBUG SLEEP 3 s", 16, tally, elapsed))
+    finally:
+        server.stop()
+    header = ["phase", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "2xx %", "other"]
+    print(table(header, rows))
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 4.0
+    asyncio.run(_main(seconds))
+
+
+if __name__ == "__main__":
+    main()
