@@ -25,6 +25,7 @@ pytest_plugins = (
     "tests.fixtures.cluster",
     "tests.fixtures.acl",
     "tests.fixtures.broker",
+    "tests.fixtures.processes",
 )
 
 _STATE: dict[str, object] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from kombu.entity import Exchange, Queue
 
@@ -33,6 +33,25 @@ def _kombu_ssl(settings: Settings) -> dict[str, Any]:
     }
 
 
+def split_sentinel(url: str) -> tuple[str, str | None]:
+    """`sentinel://h1:26379;sentinel://h2:26379/1?master_name=broker` → (URL, "broker").
+
+    kombu reads the Sentinel group only from `broker_transport_options["master_name"]`; carrying
+    it in BROKER_URL keeps the broker one setting.
+    """
+    if not url.startswith("sentinel"):
+        return url, None
+    master = None
+    parts = []
+    for part in url.split(";"):
+        base, _, query = part.partition("?")
+        for name, value in parse_qsl(query):
+            if name == "master_name":
+                master = value
+        parts.append(base)
+    return ";".join(parts), master
+
+
 def result_backend_url(settings: Settings) -> str:
     """Results live on the broker's Redis, or on the data plane when the broker is not Redis."""
     broker = settings.broker_url
@@ -45,7 +64,8 @@ def build_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting we rely on, as one dict for `app.config_from_object`."""
     w = settings.workers
     vt = w.visibility_timeout_s
-    broker = with_credentials(settings.broker_url, settings.conn)
+    broker_url, sentinel_master = split_sentinel(settings.broker_url)
+    broker = with_credentials(broker_url, settings.conn)
     backend = result_backend_url(settings)
     transport_options: dict[str, Any] = {
         "visibility_timeout": vt,
@@ -54,6 +74,9 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "retry_on_timeout": True,
         "health_check_interval": settings.conn.health_check_interval_s,
     }
+    broker_options = dict(transport_options)
+    if sentinel_master:
+        broker_options["master_name"] = sentinel_master
     publish_retry = {
         "max_retries": 2,
         "interval_start": 0,
@@ -77,7 +100,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         # The visibility timeout is read in three places; they must agree.
         "visibility_timeout": vt,
-        "broker_transport_options": dict(transport_options),
+        "broker_transport_options": broker_options,
         "result_backend_transport_options": backend_options,
         # The result backend's own socket timeouts (Celery defaults: 120 s read, none to
         # connect): a broker that accepts and never answers would hang every enqueue.

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from tests.faults.conftest import RedisServer, figure
+from tests.fixtures.processes import RedisServer, figure
 
 pytestmark = pytest.mark.faults
 # Generous: a hang (kombu's default retries forever; the result backend retries 20 x 1 s) would

@@ -17,7 +17,7 @@ import pytest
 from celery.result import AsyncResult
 from fastapi.testclient import TestClient
 
-from tests.faults.conftest import (
+from tests.fixtures.processes import (
     RedisServer,
     child_env,
     figure,

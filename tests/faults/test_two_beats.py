@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import (
+from tests.fixtures.processes import (
     RedisServer,
     child_env,
     figure,

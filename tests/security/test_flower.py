@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.embedded_redis import free_port
-from tests.security.conftest import child_env, spawn_celery, stop_process, wait_for
+from tests.fixtures.processes import child_env, spawn_celery, stop_process, wait_for
 
 CONF = ["flower", "--conf=flowerconfig.py"]
 

@@ -18,7 +18,7 @@ import pytest
 from celery.result import AsyncResult
 
 from tests.fixtures.acl import AclUser
-from tests.security.conftest import child_env, spawn_celery, stop_process, wait_for
+from tests.fixtures.processes import child_env, spawn_celery, stop_process, wait_for
 
 JWT_SECRET = "jwt-" + uuid.uuid4().hex * 2
 
