@@ -75,3 +75,21 @@ def test_process_and_cleanup_run_on_a_real_worker(worker, files_root: Path, r) -
 def enqueue_cleanup(app: Any) -> str:
     # files.cleanup is a beat task, not in the facade's on-demand names; send it by name.
     return str(app.send_task("files.cleanup").id)
+
+
+@pytest.mark.usefixtures("sql_url")
+def test_soft_time_limit_in_the_task_body_ends_failed(files_root: Path, r, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from celery.exceptions import SoftTimeLimitExceeded  # noqa: PLC0415
+
+    def too_slow(*_a: object, **_k: object) -> str:
+        raise SoftTimeLimitExceeded
+
+    app = _app()
+    monkeypatch.setattr("shared.files.process.extract", too_slow)
+    file_id = store_file(files_root, b"plain words " * 50)
+    result = app.tasks["files.process"].run(file_id=file_id, gen=0, filename="slow.txt")
+    assert result["status"] == "failed"
+    assert "time limit" in result["error"]
+    doc = documents.get(file_id)
+    assert doc is not None
+    assert (doc.status, doc.chunk_count) == ("failed", 0)
