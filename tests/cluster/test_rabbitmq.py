@@ -39,6 +39,7 @@ def amqp_broker(
             pytest.fail(f"CI=true requires RabbitMQ at {AMQP_URL}")
         pytest.skip(f"RabbitMQ not reachable at {AMQP_URL}")
     settings_env.setenv("BROKER_URL", AMQP_URL)
+    settings_env.setenv("HEALTH_PING_TIMEOUT", "3")  # a loaded CI machine answers slowly
     reset_settings()
     config = reconfigure_app()
     app.control.purge()  # leftovers of an earlier run on the shared vhost

@@ -59,11 +59,14 @@ def hardened_worker(
         log,
     )
     try:
-        wait_for(
-            lambda: app.control.ping(timeout=0.5, destination=[_name(log)]) if _name(log) else None,
-            timeout_s=40,
-            what="worker answers ping",
-        )
+        try:
+            wait_for(
+                lambda: _name(log) and app.control.ping(timeout=0.5, destination=[_name(log)]),
+                timeout_s=40,
+                what="worker answers ping",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{log.read_text(errors='replace')[-3000:]}") from None
         yield proc, log
     finally:
         stop_process(proc)
