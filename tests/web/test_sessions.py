@@ -97,3 +97,14 @@ def test_bad_input(three: TestClient, token: Token) -> None:
     bad = three.post("/sessions", headers={"Authorization": "Bearer junk"})
     assert bad.status_code == 401
     assert bad.json()["error"]["status"] == 401
+
+
+def test_non_utf8_and_lone_surrogate_ids_are_refused_or_harmless(
+    three: TestClient, token: Token
+) -> None:
+    assert three.post("/sessions/%FF%FE/heartbeat", headers=auth(token)).status_code == 410
+    body = b'{"session_id": "\\ud800"}'
+    headers = {**auth(token), "content-type": "application/json"}
+    assert three.post("/sessions", content=body, headers=headers).status_code == 422
+    chat = b'{"message": "hi", "session_id": "\\ud800x"}'
+    assert three.post("/chat", content=chat, headers=headers).status_code == 422
