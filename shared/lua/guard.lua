@@ -58,7 +58,7 @@ for i = 1, n do
 end
 
 local out = {allowed and 1 or 0, session}
-local charged = {}
+local charged = res_ttl_ms > 0 and {} or nil  -- only a reservation needs it
 for i = 1, n do
   local b = 4 * (i - 1)
   local t, tat, new_tat, retry = st[b + 1], st[b + 2], st[b + 3], st[b + 4]
@@ -69,7 +69,7 @@ for i = 1, n do
     -- numbers reach Redis as %.17g text: exact for these integers (< 2^53)
     redis.call('SET', KEYS[i], tat, 'PXAT', math.ceil(tat / 1000))
   end
-  charged[i] = c
+  if charged then charged[i] = c end
   local remaining = math.floor((tonumber(ARGV[2 + 4 * i]) * t - (tat - now)) / t)
   if remaining < 0 then remaining = 0 end
   out[3 + b] = retry == 0 and 1 or 0
