@@ -9,6 +9,7 @@ from celery import current_app
 from shared import audit_health, broker, health
 from shared.analytics.health import check_stream_lag
 from shared.cache.health import check_hit_rate
+from shared.guards.health import check_sessions
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
@@ -18,6 +19,7 @@ DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (
     check_stream_lag,
     audit_health.check,
     check_hit_rate,
+    check_sessions,
 )
 
 
