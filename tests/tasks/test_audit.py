@@ -15,6 +15,7 @@ from workers.facade import enqueue
 
 @pytest.fixture(autouse=True)
 def _reap() -> Iterator[None]:
+    reap_sql_connections()  # leaks of earlier tests, before this one runs
     yield  # after sql_url's teardown: collect the connections it left open
     reap_sql_connections()
 

@@ -18,6 +18,7 @@ from tests.shared.audit.helpers import append_many, reap_sql_connections
 
 @pytest.fixture(autouse=True)
 def _reap() -> Iterator[None]:
+    reap_sql_connections()  # leaks of earlier tests, before this one runs
     yield
     reap_sql_connections()
 
