@@ -114,10 +114,33 @@ def silent_broker() -> Iterator[int]:
     listener.close()
 
 
+def _returns_within(fn: Callable[[], object], bound_s: float) -> bool:
+    """Run `fn` in a daemon thread; False when it is still running after `bound_s` (a hang).
+
+    A hung call is left behind (it ends when the silent broker closes its sockets), so a
+    regression fails this test instead of wedging the whole run.
+    """
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception:  # the outcome is checked through the web below
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done.wait(bound_s)
+
+
 def test_silent_broker_gives_503_within_the_bound(
     silent_broker: int, broker_on: Callable[[str], None]
 ) -> None:
+    from workers.facade import enqueue  # noqa: PLC0415
+
     broker_on(f"redis://127.0.0.1:{silent_broker}/1")
+    assert _returns_within(lambda: enqueue("health.probe"), HANG_BOUND_S), "enqueue hung"
     with TestClient(_enqueue_app()) as client:
         status, body, elapsed_s = _timed_post(client)
     assert status == 503, body
