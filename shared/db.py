@@ -57,10 +57,17 @@ def get_engine() -> Engine:
     return engine
 
 
-def reset_engines() -> None:
+def reset_engines(*, after_fork: bool = False) -> None:
+    """Forget this process's engines.
+
+    Args:
+        after_fork: True in a forked child, whose inherited connections belong to the parent:
+            they are dropped without being closed (closing would end the parent's sessions).
+            Otherwise pooled connections are closed properly.
+    """
     with _lock:
         for engine in _engines.values():
-            engine.dispose(close=False)
+            engine.dispose(close=not after_fork)
         _engines.clear()
 
 

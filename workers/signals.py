@@ -32,7 +32,7 @@ def _schema(**_: Any) -> None:
 def _fresh_connections(**_: Any) -> None:
     # A forked child must not reuse the parent's sockets: replies would interleave.
     reset_redis()
-    reset_engines()
+    reset_engines(after_fork=True)
 
 
 @after_setup_logger.connect
