@@ -120,8 +120,8 @@ class CacheSettings:
     )
     parallel: int = setting(
         "CACHE_INVALIDATE_PARALLEL",
-        2,
-        "SCAN cursor chains walked at once by pattern invalidation (standalone Redis; 1, 2, 4).",
+        1,
+        "SCAN cursor chains walked at once (standalone; 1, 2, 4): more is faster, less responsive.",
         minimum=1,
         maximum=16,
     )

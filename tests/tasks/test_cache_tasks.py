@@ -98,7 +98,8 @@ def test_a_killed_worker_mid_invalidation_is_resumed_from_its_cursor(
 
     _fill(r, 3000)
     pattern = keys.cache_namespace() + "r:g:*"
-    slow = {**os.environ, "CACHE_INVALIDATE_SCAN_COUNT": "20", "CACHE_INVALIDATE_PAUSE": "10"}
+    chains = {**os.environ, "CACHE_INVALIDATE_PARALLEL": "2"}
+    slow = {**chains, "CACHE_INVALIDATE_SCAN_COUNT": "20", "CACHE_INVALIDATE_PAUSE": "10"}
     first = _spawn_worker(slow, tmp_path / "first.log", "doomed")
     try:
         enqueue("cache.invalidate", pattern=pattern)
@@ -121,7 +122,7 @@ def test_a_killed_worker_mid_invalidation_is_resumed_from_its_cursor(
     assert 0 < left < 3000
     saved = orjson.loads(r.hvals(keys.cache_invalidation_jobs())[0])
 
-    second = _spawn_worker(dict(os.environ), tmp_path / "second.log", "rescuer")
+    second = _spawn_worker(chains, tmp_path / "second.log", "rescuer")
     try:
         from workers.app import app  # noqa: PLC0415
 
