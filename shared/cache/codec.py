@@ -4,9 +4,9 @@
 
 `gen` is the user's generation when the entry was written (0 for global entries); it sits in
 clear text so the reaper (`shared/lua/cache_reap.lua`) can compare it without decompressing.
-`codec` is `j` (plain JSON) or the letter of a compressor. zstd is the default: on a 10 KB
-answer it compressed 2.4x faster than zlib level 1 at a better ratio, and decompressed as fast
-(figures in benchmarks/README.md, `benchmarks.cache_codec`).
+`codec` is `j` (plain JSON) or the letter of a compressor. zstd is the default: on a 4 KB
+answer it compressed 3-6x faster than zlib level 1 at a better ratio and decompressed about as
+fast; lz4 is faster but stores ~50% more (figures in benchmarks/README.md).
 """
 
 from __future__ import annotations
