@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import orjson
 import pytest
 import redis
 from fastapi.testclient import TestClient
@@ -24,6 +25,8 @@ def test_second_equivalent_question_is_a_hit(client: TestClient, r: redis.Redis)
     assert second.headers["X-Cache"] == "hit"
     assert first.json()["reply"] == second.json()["reply"]
     assert read_stats(r) == {"miss": 1, "hit:live": 1}
+    events = [orjson.loads(fields[b"e"]) for _, fields in r.xrange(keys.events_stream())]
+    assert [e["hit"] for e in events] == [False, True]  # analytics sees how each was served
 
 
 def test_stale_answer_is_served_and_one_refresh_is_enqueued(

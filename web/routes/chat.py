@@ -72,6 +72,7 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
         raise
     latency_ms = (time.perf_counter() - started) * 1000
     response.headers["X-Cache"] = served.status
+    event["cache_hit"] = served.status != "miss"  # stale answers were served from the cache
 
     # 3. Settle the token reservation with the actual usage, after the response is sent.
     background.add_task(guarded.settle, redis, reply.prompt_tokens + reply.completion_tokens)
