@@ -47,6 +47,7 @@ def stack(
         "REDIS_TIMEOUT": "2",
         "REDIS_CONNECT_TIMEOUT": "1",
         "CELERY_PUBLISH_TIMEOUT": "2",
+        "GUARD_REDIS_TIMEOUT": "0.5",
     }
     for name, value in env.items():
         settings_env.setenv(name, value)
@@ -110,6 +111,10 @@ def test_restart_redis_under_load(stack: Path, private_redis: RedisServer) -> No
             assert status == 503
             assert body["status"] == "fail"
             assert client.get("/health/ready").status_code == 503
+            # Guards follow their fail mode (RATE_LIMIT_FAIL_MODE=open): the chat is admitted.
+            during = client.post("/chat", json={"message": "still there?"})
+            assert during.status_code == 200, during.text
+            assert "RateLimit" not in during.headers  # no decision was made, none is claimed
             down_since = time.monotonic()
             wait_for(lambda: outcomes["refused"] > 0, timeout_s=15, what="enqueue refused")
             wait_for(
@@ -143,6 +148,16 @@ def test_restart_redis_under_load(stack: Path, private_redis: RedisServer) -> No
                 what="health passes again (a new snapshot from a beat-scheduled probe)",
             )
             figure("health_pass_after_restart_s", time.monotonic() - t0, "s")
+            after = wait_for(
+                lambda: (
+                    (x := client.post("/chat", json={"message": "back?"})).status_code == 200
+                    and "RateLimit" in x.headers
+                    and x
+                ),
+                timeout_s=RECOVERY_BOUND_S,
+                what="guards decide again after the restart",
+            )
+            assert after.headers["RateLimit-Policy"]
             figure("outage_s", t0 - down_since, "s")
         except BaseException:
             for name, text in logs().items():
