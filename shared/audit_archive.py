@@ -7,9 +7,9 @@ One batch, in this order (a crash between any two steps loses nothing and duplic
 3. in ONE SQL transaction: check no row lies beyond W, bulk `INSERT … ON CONFLICT DO NOTHING`
    the rows chained from H, and move the state to (W', H') only if it still says (W, H);
    commit. A crash before the commit leaves SQL as it was; the next run reads the same batch;
-4. the `audit_trim` Lua script: mirror W' into Redis and XTRIM up to W', keeping the newest
-   AUDIT_MAX_EVENTS. A crash before it leaves archived events in Redis too: the next run trims
-   them, and readers de-duplicate by stream id meanwhile.
+4. after the run's last commit, the `audit_trim` Lua script: mirror W' into Redis and trim up
+   to W', keeping the newest AUDIT_MAX_EVENTS. A crash before it leaves archived events in
+   Redis too: the next run trims them, and readers de-duplicate by stream id meanwhile.
 
 The stream id is the primary key, so even a replayed insert can never add a second copy.
 """
@@ -167,10 +167,11 @@ class TrimResult:
 
 
 def archive_and_trim(client: RedisClient, engine: Engine, settings: Settings) -> TrimResult:
-    """Archive up to AUDIT_TRIM_MAX_BATCHES batches, trimming Redis after each commit.
+    """Archive up to AUDIT_TRIM_MAX_BATCHES batches, then trim Redis up to the last commit.
 
-    Redis: XRANGE per batch, then one `audit_trim` script per batch. SQL: one transaction per
-    batch. Returns what was done; `more` says a backlog is left for the next run.
+    Redis: one XRANGE per batch, then `audit_trim` script calls of at most AUDIT_TRIM_BATCH
+    removals each. SQL: one transaction per batch. Returns what was done; `more` says a backlog
+    is left for the next run.
     """
     audit = settings.audit
     result = TrimResult()
@@ -186,13 +187,13 @@ def archive_and_trim(client: RedisClient, engine: Engine, settings: Settings) ->
         result.archived += len(events)
         result.batches += 1
         result.watermark = state.watermark_id
-        result.trimmed += trim_redis(client, state.watermark_id, settings)
-        _crash_point(settings, "after_trim")
         if len(entries) < audit.trim_batch:
             break
     else:
         result.more = True
-    if result.batches == 0 and state.watermark_id != "0-0":
-        # Nothing new: still finish a trim a crash may have left undone.
-        result.trimmed += trim_redis(client, state.watermark_id, settings)
+    if state.watermark_id != "0-0":
+        # Once per run, after every commit: trimming right after catching up takes the
+        # script's fast path (XTRIM MAXLEN), and also finishes a trim a crash left undone.
+        result.trimmed = trim_redis(client, state.watermark_id, settings)
+        _crash_point(settings, "after_trim")
     return result

@@ -8,16 +8,24 @@
 --
 -- Returns the number of entries removed.
 --
--- Only entries with id <= ARGV[1] are ever removed, and never one of the newest ARGV[2]: the
--- oldest min(XLEN - keep, limit) entries are read, cut at the watermark, and everything up to
--- and including the last of them removed (XTRIM MINID removes ids strictly below its argument,
--- so the last one goes by XDEL: no arithmetic on 64-bit sequence numbers in Lua doubles).
+-- Only entries with id <= ARGV[1] are ever removed, and never one of the newest ARGV[2].
+-- Fast path (the usual case right after archiving): at most `keep` entries lie above the
+-- watermark, so the oldest XLEN - keep are all archived and XTRIM MAXLEN removes them natively.
+-- Slow path (a backlog above the watermark larger than `keep`): read the oldest entries up to
+-- the watermark and remove through the last of them (XTRIM MINID removes ids strictly below its
+-- argument, so that last one goes by XDEL: no 64-bit sequence arithmetic in Lua doubles).
 redis.call('SET', KEYS[2], ARGV[1])
-local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
+local keep = tonumber(ARGV[2])
+local len = redis.call('XLEN', KEYS[1])
+local excess = len - keep
 if excess <= 0 then
   return 0
 end
 local n = math.min(excess, tonumber(ARGV[3]))
+local above = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', keep + 1)
+if #above <= keep then
+  return redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', len - n)
+end
 local oldest = redis.call('XRANGE', KEYS[1], '-', ARGV[1], 'COUNT', n)
 if #oldest == 0 then
   return 0
