@@ -73,7 +73,7 @@ def queue_unlink(pipe: AnyPipeline, keys: Sequence[str | bytes], *, cluster: boo
     for slot_keys in by_slot.values():
         # ClusterPipeline.unlink refuses several keys even within one slot; the raw command
         # is routed by its first key, and every key here shares that key's slot.
-        pipe.execute_command("UNLINK", *slot_keys)
+        pipe.execute_command("UNLINK", *slot_keys)  # type: ignore[no-untyped-call]
     return len(by_slot)
 
 
