@@ -21,11 +21,13 @@ from shared.cache.sweep import SweepCounts, sweep
 from shared.lua import script
 from shared.pipeline import ScanState, chunked, queue_unlink, scan_pages
 from shared.redis_client import RedisClient, is_cluster
+from shared.runlock import try_acquire
 from shared.settings.cache import CacheSettings
 
 Progress = Callable[[dict[str, Any]], None]
 _WILDCARD_ONLY = re.compile(r"[*?]*")
 PERSIST_EVERY_S = 0.2  # a crash redoes at most this much work
+LEASE_S = 10.0  # how long a dead run keeps its job from being resumed
 
 
 class InvalidPattern(ValueError):
@@ -39,8 +41,9 @@ def _noop(_: dict[str, Any]) -> None:
 def validate_pattern(pattern: str) -> str:
     """The SCAN MATCH pattern for an operator's `pattern`, or `InvalidPattern`.
 
-    The pattern must start with the cache namespace (`<KEY_PREFIX>cache:`) literally, and must
-    say something after it: `*`, `<prefix>*` or `<prefix>cache:*` are refused. The namespace
+    The pattern must start with the cache namespace (`<KEY_PREFIX>cache:`) literally, followed
+    by a literal character: `*`, `<prefix>*`, `<prefix>cache:*` or `<prefix>cache:*r*` are
+    refused. The namespace
     part is glob-escaped, so a KEY_PREFIX containing glob characters cannot widen the match.
     Only answer entries (`<prefix>cache:r:`) are ever unlinked, whatever the pattern.
     """
@@ -48,11 +51,16 @@ def validate_pattern(pattern: str) -> str:
     if not pattern.startswith(namespace):
         raise InvalidPattern(f"pattern must start with {namespace!r} (the cache's key prefix)")
     rest = pattern[len(namespace) :]
-    if _WILDCARD_ONLY.fullmatch(rest):
+    if _WILDCARD_ONLY.fullmatch(rest) or rest[0] in "*?[":
         raise InvalidPattern("pattern matches every cache key; name what to invalidate")
     if len(pattern) > 512:
         raise InvalidPattern("pattern longer than 512 characters")
     return keys.glob_escape(namespace) + rest
+
+
+def lease_name(job_id: str) -> str:
+    """The run-lock name that a live run of `job_id` holds (`shared.runlock`)."""
+    return f"cache.invalidate:{job_id}"
 
 
 def _job_id(kind: str, subject: str) -> str:
@@ -101,27 +109,37 @@ def invalidate_pattern(
         InvalidPattern: the pattern is outside the cache namespace or matches all of it.
     """
     match = validate_pattern(pattern)
-    job = _Job(client, _job_id("pattern", pattern), {"kind": "pattern", "pattern": pattern})
+    job_id = _job_id("pattern", pattern)
+    # A live run of the same job holds the lease; a dead one's lease lapses within LEASE_S,
+    # after which this request (or the scheduled sweep) resumes from the persisted cursor.
+    lease = try_acquire(client, lease_name(job_id), LEASE_S)
+    if not lease.acquired:
+        return {"kind": "pattern", "pattern": pattern, "job": job_id, "skipped": "running"}
+    try:
+        job = _Job(client, job_id, {"kind": "pattern", "pattern": pattern})
 
-    def on_page(_: ScanState, __: SweepCounts) -> None:
-        before = job._last
-        job.save()
-        if job._last != before:
-            progress({**job.report("pattern"), "pattern": pattern})
+        def on_page(_: ScanState, __: SweepCounts) -> None:
+            before = job._last
+            job.save()
+            if job._last != before:
+                lease.extend(LEASE_S)
+                progress({**job.report("pattern"), "pattern": pattern})
 
-    sweep(
-        client,
-        match,
-        count=settings.scan_count,
-        batch=settings.unlink_batch,
-        pause_ms=settings.pause_ms,
-        parallel=settings.parallel,
-        doomed=_entry_filter(),
-        state=job.state,
-        counts=job.counts,
-        on_page=on_page,
-    )
-    job.finish()
+        sweep(
+            client,
+            match,
+            count=settings.scan_count,
+            batch=settings.unlink_batch,
+            pause_ms=settings.pause_ms,
+            parallel=settings.parallel,
+            doomed=_entry_filter(),
+            state=job.state,
+            counts=job.counts,
+            on_page=on_page,
+        )
+        job.finish()
+    finally:
+        lease.release()
     return {**job.report("pattern"), "pattern": pattern}
 
 
@@ -225,7 +243,7 @@ def sweep_all(
         spec = orjson.loads(raw)
         if spec.get("kind") == "pattern":
             done = invalidate_pattern(client, spec["pattern"], settings, progress)
-            resumed += int(done["unlinked"])
+            resumed += int(done.get("unlinked", 0))  # 0 when a live run holds the job
     for raw_user in client.smembers(keys.cache_users_to_reap()):
         user = raw_user.decode("utf-8", "surrogatepass")
         reaped += int(reap_user(client, user, settings, progress)["unlinked"])

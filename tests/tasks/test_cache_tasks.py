@@ -16,6 +16,7 @@ import redis
 
 from shared import keys
 from shared.cache.entry import CacheKey
+from shared.cache.invalidate import LEASE_S, lease_name
 from shared.cache.store import envelope_for, queue_store
 from shared.responder import Reply
 from shared.settings import get_settings
@@ -120,7 +121,14 @@ def test_a_killed_worker_mid_invalidation_is_resumed_from_its_cursor(
             first.wait(timeout=10)
     left = _entries(r, pattern)
     assert 0 < left < 3000
-    saved = orjson.loads(r.hvals(keys.cache_invalidation_jobs())[0])
+    (job_id, raw) = next(iter(r.hgetall(keys.cache_invalidation_jobs()).items()))
+    saved = orjson.loads(raw)
+    # The dead run's lease lapses (at most LEASE_S); until then nobody resumes its job.
+    lease = keys.run_lock(lease_name(job_id.decode()))
+    deadline = time.monotonic() + LEASE_S + 10
+    while r.exists(lease) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not r.exists(lease)
 
     second = _spawn_worker(chains, tmp_path / "second.log", "rescuer")
     try:

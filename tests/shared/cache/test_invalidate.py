@@ -146,7 +146,18 @@ def test_tag_invalidation_and_dead_member_prune(r: redis.Redis) -> None:
 
 @pytest.mark.parametrize(
     "pattern",
-    ["*", "**", "t:*", "t:cache:*", "t:cache:?*", "other:*", "*t:cache:r:*", "", "cache:r:*"],
+    [
+        "*",
+        "**",
+        "t:*",
+        "t:cache:*",
+        "t:cache:?*",
+        "other:*",
+        "*t:cache:r:*",
+        "t:cache:*r*",
+        "",
+        "cache:r:*",
+    ],
 )
 def test_patterns_outside_or_matching_everything_are_refused(pattern: str) -> None:
     with pytest.raises(inv.InvalidPattern):
@@ -164,7 +175,7 @@ def test_pattern_unlinks_only_matching_answer_entries(r: redis.Redis) -> None:
     gone = {k for k in before if k.decode().startswith(keys.cache_entries_prefix() + "{u:gina}:")}
     assert set(before) - set(_snapshot(r)) == gone
     # A wide pattern still never touches generations, texts or stats: only answers.
-    inv.invalidate_pattern(r, keys.cache_namespace() + "[rg]*", cs)
+    inv.invalidate_pattern(r, keys.cache_namespace() + "r*", cs)
     assert r.exists(keys.cache_user_generation("gina"))
     assert not list(r.scan_iter(match=keys.cache_entries_prefix() + "*"))
     assert list(r.scan_iter(match=keys.cache_namespace() + "q:*"))
@@ -216,3 +227,17 @@ def test_sweep_resumes_unfinished_jobs_and_reaps_users(r: redis.Redis) -> None:
     assert result["resumed_unlinked"] == 10
     assert result["reaped"] == 10
     assert not list(r.scan_iter(match=keys.cache_entries_prefix() + "*"))
+
+
+def test_a_live_run_holds_its_job(r: redis.Redis) -> None:
+    from shared.runlock import try_acquire  # noqa: PLC0415
+
+    cs = get_settings().cache
+    _fill(r, [None], 10)
+    pattern = keys.cache_namespace() + "r:g:*"
+    live = try_acquire(r, inv.lease_name(inv._job_id("pattern", pattern)), 30)
+    assert live.acquired
+    assert inv.invalidate_pattern(r, pattern, cs)["skipped"] == "running"
+    assert len(list(r.scan_iter(match=pattern))) == 10
+    live.release()
+    assert inv.invalidate_pattern(r, pattern, cs)["unlinked"] == 10
