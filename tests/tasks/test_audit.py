@@ -44,3 +44,10 @@ def test_schedule_has_the_audit_entries() -> None:
     for name in ("audit.trim", "audit.verify", "audit.purge"):
         assert schedule[name]["task"] == name
         assert schedule[name]["options"]["expires"] == schedule[name]["schedule"]
+
+
+def test_health_probe_runs_the_audit_checks() -> None:
+    from shared import audit_health  # noqa: PLC0415
+    from tasks.health import DOMAIN_CHECKS  # noqa: PLC0415
+
+    assert audit_health.check in DOMAIN_CHECKS
