@@ -27,10 +27,10 @@ _BREAKS = ("\n\n", "\n", ". ", "! ", "? ", "; ", " ")
 
 def normalize_text(text: str) -> str:
     """NFC, LF line ends, no control characters, single spaces, at most one blank line."""
-    text = unicodedata.normalize("NFC", text)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
+    # Controls go before composing: "c<BEL><combining acute>" must end as one "ć".
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
     # Each pass runs only when a cheap substring test says it has work: most text is clean.
     if "  " in text or _ODD_SPACE.search(text):
         text = _SPACES.sub(" ", text)
