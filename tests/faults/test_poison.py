@@ -11,6 +11,7 @@ from celery.result import AsyncResult
 
 from shared import deadletter
 from shared.redis_client import get_redis
+from tests.fixtures.processes import wait_for
 
 pytestmark = pytest.mark.faults
 MAX_RETRIES = 2
@@ -41,7 +42,12 @@ def test_poison_is_retried_a_bounded_number_of_times_then_dead_lettered(
     with pytest.raises(ValueError, match="cannot digest pill"):
         AsyncResult(poisoned.id, app=app).get(timeout=30)
     assert int(r.get("t:poison:attempts:pill")) == MAX_RETRIES + 1
-    letters = [d for d in deadletter.recent(r) if d["task_id"] == poisoned.id]
+    # Celery stores the FAILURE result, then sends task_failure: wait for the record.
+    letters = wait_for(
+        lambda: [d for d in deadletter.recent(r) if d["task_id"] == poisoned.id],
+        timeout_s=10,
+        what="the dead letter",
+    )
     assert len(letters) == 1, letters
     assert letters[0]["task"] == "tests.poison"
     assert letters[0]["error_type"] == "ValueError"
