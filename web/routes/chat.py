@@ -74,8 +74,11 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
     response.headers["X-Cache"] = served.status
     event["cache_hit"] = served.status != "miss"  # stale answers were served from the cache
 
-    # 3. Settle the token reservation with the actual usage, after the response is sent.
-    background.add_task(guarded.settle, redis, reply.prompt_tokens + reply.completion_tokens)
+    # 3. Settle the token reservation with the model tokens this request really used, after the
+    #    response is sent: an answer from the cache used none (a stale one's refresh is charged
+    #    to no caller), so its whole reservation is refunded.
+    used = 0 if served.status in ("hit", "stale") else reply.prompt_tokens + reply.completion_tokens
+    background.add_task(guarded.settle, redis, used)
     # 4. The analytics event: one XADD (MAXLEN ~), also after the response is sent. It cannot
     #    share a round trip with the settle above, a Lua script in the caller's {u:} slot.
     background.add_task(
