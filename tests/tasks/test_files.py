@@ -7,10 +7,10 @@ import pytest
 
 from shared.files import documents, store
 from shared.settings import Settings, get_settings
-from tests.shared.files.helpers import files_root, pdf_bytes, reap_sql_connections, store_file
+from tests.shared.files.helpers import files_root, pdf_bytes, store_file
 from workers.facade import enqueue
 
-__all__ = ["files_root", "reap_sql_connections"]
+__all__ = ["files_root"]
 
 
 def _app() -> Any:

@@ -15,11 +15,10 @@ from tests.shared.files.helpers import (
     files_root,
     multipart,
     pdf_bytes,
-    reap_sql_connections,
 )
 from workers.facade import EnqueueError, enqueue
 
-__all__ = ["files_root", "reap_sql_connections"]
+__all__ = ["files_root"]
 
 
 def _post(client: TestClient, data: bytes, filename: str = "doc.txt") -> Any:

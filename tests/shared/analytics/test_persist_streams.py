@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
-import warnings
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -23,16 +20,6 @@ from tests.shared.analytics.helpers import Ev, add_events
 
 NOW_S = int(time.time())
 MINUTE = NOW_S // 60 * 60 - 600  # ten minutes ago: closed, still retained
-
-
-@pytest.fixture(autouse=True)
-def _collect_dropped_connections() -> Iterator[None]:
-    """Runs after `sql_url`'s teardown, whose `reset_engines()` drops pooled PostgreSQL
-    connections without closing them; collect them here rather than in a later test."""
-    yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 def _rows() -> dict[tuple[str, int, str], float]:

@@ -41,20 +41,3 @@ def run_async() -> Callable[[Callable[[Any], Awaitable[Any]]], Any]:
         return asyncio.run(main())
 
     return run
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> object:
-    """Collect the PostgreSQL connections the shared `sql_url` fixture orphans.
-
-    Its teardown disposes engines with `close=False`, leaving pooled psycopg connections to the
-    garbage collector, whose ResourceWarning would then fail whichever test happens to run next.
-    """
-    import gc  # noqa: PLC0415
-    import warnings  # noqa: PLC0415
-
-    result = yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
-    return result

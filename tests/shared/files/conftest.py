@@ -1,3 +1,3 @@
-from tests.shared.files.helpers import files_root, reap_sql_connections
+from tests.shared.files.helpers import files_root
 
-__all__ = ["files_root", "reap_sql_connections"]
+__all__ = ["files_root"]

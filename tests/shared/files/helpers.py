@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
-import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,30 +98,3 @@ def files_root(tmp_path: Path, settings_env: pytest.MonkeyPatch) -> Path:
     settings_env.setenv("FILES_UPLOAD_DIR", str(root))
     reset_settings()
     return root
-
-
-def _is_dropped_pg_connection(unraisable: sys.UnraisableHookArgs) -> bool:
-    exc = unraisable.exc_value
-    return isinstance(exc, ResourceWarning) and "psycopg" in str(exc)
-
-
-@pytest.fixture(autouse=True)
-def reap_sql_connections() -> Iterator[None]:
-    """Swallow only the ResourceWarning of PostgreSQL connections dropped unclosed by
-    `shared.db.reset_engines()` (it disposes with close=False, meant for after-fork; the
-    `sql_url` fixture and the worker's `worker_init` handler both call it in-process), and
-    collect them at both ends of the test so they never land in an unrelated one. Autouse, so
-    it is set up before `sql_url` and `worker` and torn down after them."""
-    previous = sys.unraisablehook
-
-    def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if not _is_dropped_pg_connection(unraisable):
-            previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        gc.collect()
-        yield
-        gc.collect()
-    finally:
-        sys.unraisablehook = previous
