@@ -29,7 +29,7 @@ from shared.audit import Event, parse_entry, parse_id
 from shared.audit_chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
 from shared.lua import script
 from shared.models.audit import EVENTS, GENESIS_HASH, STATE
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, stream_entries
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,9 @@ def archive_and_trim(client: RedisClient, engine: Engine, settings: Settings) ->
         state = read_state(conn)
     result.watermark = state.watermark_id
     for _ in range(audit.trim_max_batches):
-        entries = client.xrange(keys.audit_stream(), min=state.start, count=audit.trim_batch)
+        entries = stream_entries(
+            client.xrange(keys.audit_stream(), min=state.start, count=audit.trim_batch)
+        )
         if not entries:
             break
         events = [parse_entry(sid, fields) for sid, fields in entries]

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, and_, func, select, tuple_
 from shared import keys
 from shared.audit import Event, parse_entry, parse_id
 from shared.models.audit import EVENTS, STATE
-from shared.redis_client import AsyncRedisClient
+from shared.redis_client import AsyncRedisClient, as_bytes, stream_entries
 
 _EVENTS = EVENTS
 _STATE = STATE
@@ -72,7 +72,7 @@ async def redis_tail(
     Redis work: one GET, then XREVRANGE of at most 500 entries per round trip, until `want`
     matches, the watermark, or `scan_max` entries scanned.
     """
-    raw = await client.get(keys.audit_watermark())
+    raw = as_bytes(await client.get(keys.audit_watermark()))
     watermark = raw.decode() if raw else "0-0"
     low = max(parse_id(watermark), ((filters.since_ms or 0), 0))
     low_arg = ("(" + watermark) if low == parse_id(watermark) else _id(low)
@@ -81,8 +81,10 @@ async def redis_tail(
     found: list[Event] = []
     scanned = 0
     while True:
-        chunk = await client.xrevrange(
-            keys.audit_stream(), max=high_arg, min=low_arg, count=_REDIS_CHUNK
+        chunk = stream_entries(
+            await client.xrevrange(
+                keys.audit_stream(), max=high_arg, min=low_arg, count=_REDIS_CHUNK
+            )
         )
         scanned += len(chunk)
         for sid, fields in chunk:

@@ -12,10 +12,11 @@ import time
 from typing import Any
 
 import orjson
+from redis.typing import EncodableT, FieldT
 
 from shared import keys
 from shared.logging import redact
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, stream_entries
 
 MAX_ENTRIES = 10_000
 MAX_FIELD_CHARS = 2_000
@@ -41,7 +42,7 @@ def record(
     now_s: float | None = None,
 ) -> str:
     """XADD one dead letter (one round trip, MAXLEN ~ MAX_ENTRIES); returns the entry id."""
-    fields = {
+    fields: dict[FieldT, EncodableT] = {
         "task": task,
         "task_id": task_id,
         "args": _json(args),
@@ -57,7 +58,7 @@ def record(
 
 def recent(client: RedisClient, count: int = 100) -> list[dict[str, str]]:
     """The newest `count` dead letters, newest first, each with its stream `id`."""
-    entries = client.xrevrange(keys.task_dead_letter(), count=count)
+    entries = stream_entries(client.xrevrange(keys.task_dead_letter(), count=count))
     return [
         {"id": eid.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
         for eid, fields in entries

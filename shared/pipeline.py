@@ -20,11 +20,11 @@ from redis.client import Pipeline
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from shared.redis_client import RedisClient, is_cluster
+from shared.redis_client import RedisClient, as_bytes, is_cluster
 
 T = TypeVar("T")
 # ClusterPipeline queues the same commands; see the note on RedisClient.
-AnyPipeline: TypeAlias = "Pipeline[Any]"
+AnyPipeline: TypeAlias = Pipeline
 DEFAULT_CHUNK = 500
 
 
@@ -125,7 +125,7 @@ def scan_pages(
                 state.cursors.pop(name, None)
             else:
                 state.cursors[name] = cursor
-            yield state, page
+            yield state, as_bytes(page)
             if cursor == 0:
                 break
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias, cast, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from redis import BlockingConnectionPool, Redis
@@ -23,14 +23,59 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
+from redis.typing import StreamRangeResponse, XReadGroupResponse, ZSetRangeResponse
 
 from shared.settings import get_settings
 from shared.settings.redis import ConnectionSettings
 
 # RedisCluster implements the same command API as Redis but does not declare it to the type
 # checker; one alias keeps call sites honest while `is_cluster()` tells them apart at run time.
-RedisClient: TypeAlias = "Redis[Any]"
-AsyncRedisClient: TypeAlias = "AsyncRedis[Any]"
+RedisClient: TypeAlias = Redis
+AsyncRedisClient: TypeAlias = AsyncRedis
+
+# Reply shapes. Every client built here keeps redis-py's defaults decode_responses=False and
+# RESP2, so every string in a reply is bytes. redis-py annotates replies as `bytes | str` (stream
+# entries as possibly None) because that depends on those run-time options, which it cannot see;
+# the helpers below narrow a reply once, where it leaves redis-py. They are casts: no copy, no
+# run-time check, no change in behaviour.
+StreamEntries: TypeAlias = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+@overload
+def as_bytes(reply: bytes | str) -> bytes: ...
+@overload
+def as_bytes(reply: bytes | str | None) -> bytes | None: ...
+@overload
+def as_bytes(reply: list[bytes | str]) -> list[bytes]: ...
+@overload
+def as_bytes(reply: list[bytes | str | None]) -> list[bytes | None]: ...
+def as_bytes(reply: Any) -> Any:
+    """A string reply, or a list of them (SCAN, MGET), typed as the bytes it is."""
+    return reply
+
+
+def stream_entries(reply: StreamRangeResponse | None) -> StreamEntries:
+    """The entries of an XRANGE/XREVRANGE reply: a list (never nil), each with its fields."""
+    return cast(StreamEntries, reply)
+
+
+def group_entries(reply: XReadGroupResponse) -> StreamEntries:
+    """The entries of an XREADGROUP of one stream with id `>`: RESP2 `[[stream, entries]]`.
+
+    New entries always carry their fields (only re-read pending ones can be deleted, nil).
+    """
+    return cast(StreamEntries, cast("list[list[Any]]", reply)[0][1]) if reply else []
+
+
+def zset_members(reply: ZSetRangeResponse) -> list[bytes]:
+    """The members of a ZRANGE-family reply without scores."""
+    return cast("list[bytes]", reply)
+
+
+def zset_scored(reply: ZSetRangeResponse) -> list[tuple[bytes, float]]:
+    """The (member, score) pairs of a ZRANGE-family reply WITHSCORES (default float scores)."""
+    return cast("list[tuple[bytes, float]]", reply)
+
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, float | None], RedisClient] = {}

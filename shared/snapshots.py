@@ -44,7 +44,7 @@ def queue_write(
     queue_json_set(pipe, keys.snapshot(name), envelope, ttl_s)
 
 
-def parse(raw: bytes | None) -> Snapshot | None:
+def parse(raw: bytes | str | None) -> Snapshot | None:
     """Decode a stored snapshot; None when missing or unreadable (treated as missing)."""
     if raw is None:
         return None

@@ -33,7 +33,7 @@ from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
-EitherPipeline: TypeAlias = "AnyPipeline | AsyncPipeline[Any]"
+EitherPipeline: TypeAlias = "AnyPipeline | AsyncPipeline"
 _TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MODEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _QHASH = re.compile(r"[0-9a-f]{32}")

@@ -16,7 +16,7 @@ import orjson
 
 from shared import keys
 from shared.pipeline import AnyPipeline
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, stream_entries
 from shared.settings import get_settings
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -95,7 +95,7 @@ def get_realtime_metrics(
     """
     now = time.time() if now is None else now
     start = f"{max(0, int((now - window_s) * 1000))}-0"
-    rows = client.xrange(keys.metrics_stream(), min=start, max="+", count=limit)
+    rows = stream_entries(client.xrange(keys.metrics_stream(), min=start, max="+", count=limit))
     found = []
     for entry_id, fields in rows:
         try:

@@ -20,7 +20,7 @@ from shared import keys
 from shared.analytics.series import decode
 from shared.db import get_engine
 from shared.models.analytics import AnalyticsBucket
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, zset_members
 from shared.settings.analytics import AnalyticsSettings
 
 MAX_BUCKETS_PER_RUN = 500
@@ -45,15 +45,17 @@ def persist_closed(
 ) -> int:
     """Upsert every closed, touched bucket to SQL and forget it; returns the buckets written."""
     now_s = time.time() if now_s is None else now_s
-    members = client.zrangebyscore(
-        keys.analytics_closing(), "-inf", now_s - settings.close_grace_s, 0, MAX_BUCKETS_PER_RUN
+    members = zset_members(
+        client.zrangebyscore(
+            keys.analytics_closing(), "-inf", now_s - settings.close_grace_s, 0, MAX_BUCKETS_PER_RUN
+        )
     )
     if not members:
         return 0
     parsed = []
     for member in members:
-        gran, _, start = member.decode().partition(":")
-        parsed.append((gran, int(start)))
+        gran, _, start_s = member.decode().partition(":")
+        parsed.append((gran, int(start_s)))
     # HLL-backed dimensions persisted with their bucket: distinct users per day, sessions per minute
     hll_field = {"day": "unique_users", "minute": "active_sessions"}
     with client.pipeline(transaction=False) as pipe:

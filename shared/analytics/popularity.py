@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from shared import keys
 from shared.lua import script
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, zset_scored
 from shared.settings.analytics import AnalyticsSettings
 
 
@@ -25,5 +25,5 @@ def decay(client: RedisClient, settings: AnalyticsSettings, now_us: int | None =
 
 def top(client: RedisClient, n: int) -> list[tuple[str, float]]:
     """The `n` most popular query hashes with their scores, most popular first (one ZREVRANGE)."""
-    rows = client.zrevrange(keys.popularity(), 0, n - 1, withscores=True)
+    rows = zset_scored(client.zrevrange(keys.popularity(), 0, n - 1, withscores=True))
     return [(member.decode(), float(score)) for member, score in rows]

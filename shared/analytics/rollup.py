@@ -28,7 +28,7 @@ from shared import keys
 from shared.analytics import aggregate, popularity
 from shared.analytics.metrics_stream import parse_sample
 from shared.lua import script
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, group_entries
 from shared.settings.analytics import AnalyticsSettings
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def consume(
         if stop_at is not None and time.monotonic() > stop_at:
             break
         reply = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=settings.batch_size)
-        entries = reply[0][1] if reply else []
+        entries = group_entries(reply)
         if not entries:
             break
         process_batch(client, stream, entries, fold, now_s=now(), settings=settings, report=report)

@@ -20,7 +20,7 @@ from shared.cache.store import GEN_MARGIN_S, max_entry_ttl_s
 from shared.cache.sweep import SweepCounts, sweep
 from shared.lua import script
 from shared.pipeline import ScanState, chunked, queue_unlink, scan_pages
-from shared.redis_client import RedisClient, is_cluster
+from shared.redis_client import RedisClient, as_bytes, is_cluster
 from shared.runlock import try_acquire
 from shared.settings.cache import CacheSettings
 
@@ -245,7 +245,7 @@ def sweep_all(
             done = invalidate_pattern(client, spec["pattern"], settings, progress)
             resumed += int(done.get("unlinked", 0))  # 0 when a live run holds the job
     for raw_user in client.smembers(keys.cache_users_to_reap()):
-        user = raw_user.decode("utf-8", "surrogatepass")
+        user = as_bytes(raw_user).decode("utf-8", "surrogatepass")
         reaped += int(reap_user(client, user, settings, progress)["unlinked"])
     tags = prune_tags(client, settings)
     return {"kind": "sweep", "resumed_unlinked": resumed, "reaped": reaped, **tags}

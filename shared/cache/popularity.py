@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
+from redis.typing import ZSetRangeResponse
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -22,7 +22,7 @@ from shared import keys
 from shared.db import get_engine, session_scope
 from shared.models.cache import QueryPopularity
 from shared.pipeline import AnyPipeline, execute_chunked
-from shared.redis_client import RedisClient
+from shared.redis_client import RedisClient, zset_scored
 
 HITS_DECAY = 0.5  # per warmup run: a hit counts half as much one interval later
 HITS_KEEP = 10_000
@@ -36,7 +36,8 @@ class Popular:
     model: str | None = None
 
 
-def _members(rows: list[tuple[Any, float]]) -> list[Popular]:
+def _members(reply: ZSetRangeResponse) -> list[Popular]:
+    rows = zset_scored(reply)
     return [Popular(m.decode() if isinstance(m, bytes) else str(m), float(s)) for m, s in rows]
 
 

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from shared import keys
 from shared.cache.entry import CacheKey, Envelope, Status, Verdict, judge
 from shared.cache.store import envelope_for, queue_count, queue_store
-from shared.redis_client import AsyncRedisClient
+from shared.redis_client import AsyncRedisClient, as_bytes
 from shared.responder import Reply
 from shared.settings.cache import CacheSettings
 
@@ -44,7 +44,7 @@ def _reply(envelope: Envelope) -> Reply:
 
 async def lookup(client: AsyncRedisClient, key: CacheKey, now: float) -> tuple[Verdict, int]:
     """One MGET; the verdict and the user's current generation (0 for global keys)."""
-    replies = await client.mget(key.read_keys())
+    replies = as_bytes(await client.mget(key.read_keys()))
     gen = int(replies[1] or 0) if len(replies) > 1 else 0
     return judge(key, replies, now), gen
 

@@ -23,7 +23,7 @@ from shared.settings.cache import CacheSettings
 
 GEN_MARGIN_S = 60.0
 # Queue helpers serve the worker (sync) and the web (asyncio): queueing is synchronous in both.
-AnyPipeline: TypeAlias = "SyncPipeline | AsyncPipeline[Any]"
+AnyPipeline: TypeAlias = "SyncPipeline | AsyncPipeline"
 
 
 def max_entry_ttl_s(settings: CacheSettings) -> float:
