@@ -90,13 +90,13 @@ def uses_tls(url: str, conn: ConnectionSettings) -> bool:
 
 
 def tls_options(conn: ConnectionSettings) -> dict[str, Any]:
-    """redis-py TLS keyword arguments; certificates are always verified."""
+    """redis-py TLS keyword arguments; certificates are always verified, host names by default."""
     return {
         "ssl_cert_reqs": "required",
         "ssl_ca_certs": conn.ca_cert_path,
         "ssl_certfile": conn.client_cert_path,
         "ssl_keyfile": conn.client_key_path,
-        "ssl_check_hostname": False,
+        "ssl_check_hostname": conn.tls_check_hostname,
     }
 
 

@@ -58,6 +58,11 @@ class ConnectionSettings:
     ca_cert_path: str | None = setting(
         "REDIS_CA_CERT_PATH", None, "CA bundle that signs the Redis server certificate."
     )
+    tls_check_hostname: bool = setting(
+        "REDIS_TLS_CHECK_HOSTNAME",
+        True,
+        "Check that the server certificate names the host in the URL (off only for IP-only certs).",
+    )
     client_cert_path: str | None = setting(
         "REDIS_CLIENT_CERT_PATH", None, "Client certificate for mutual TLS."
     )

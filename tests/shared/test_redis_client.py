@@ -52,6 +52,7 @@ def test_tls_and_acl_options_come_from_settings() -> None:
     kwargs = client.connection_pool.connection_kwargs
     assert kwargs["ssl_ca_certs"] == "/ca.pem"
     assert kwargs["ssl_cert_reqs"] == "required"
+    assert kwargs["ssl_check_hostname"] is True
     assert kwargs["username"] == "app"
     assert kwargs["password"] == "s3cret"
     assert client.connection_pool.connection_class.__name__ == "SSLConnection"
