@@ -28,7 +28,8 @@ from shared import keys
 from shared.analytics import aggregate, popularity
 from shared.analytics.metrics_stream import parse_sample
 from shared.lua import script
-from shared.redis_client import RedisClient, group_entries
+from shared.pipeline import AnyPipeline
+from shared.redis_client import RedisClient, group_entries, is_cluster
 from shared.settings.analytics import AnalyticsSettings
 
 log = logging.getLogger(__name__)
@@ -91,16 +92,46 @@ def _pairs(values: Mapping[str, float]) -> list[str | float]:
     return flat
 
 
+IncrQueuer = Callable[[AnyPipeline, str, str, Mapping[str, float]], None]
+
+
+def _incr_queuer(client: RedisClient) -> IncrQueuer:
+    """How to queue many increments of one hash or zset inside the transaction.
+
+    Standalone: one `analytics_hincr` script call per key (thousands of fields, one command).
+    Redis Cluster: redis-py's cluster pipeline cannot carry EVALSHA, so one command per field;
+    still one MULTI/EXEC, since every key shares the `{an}` slot.
+    """
+    if not is_cluster(client):
+        hincr = script(client, "analytics_hincr")
+
+        def by_script(pipe: AnyPipeline, key: str, mode: str, values: Mapping[str, float]) -> None:
+            hincr(keys=[key], args=[mode, *_pairs(values)], client=pipe)
+
+        return by_script
+
+    def by_command(pipe: AnyPipeline, key: str, mode: str, values: Mapping[str, float]) -> None:
+        for name, n in values.items():
+            if mode == "zset":
+                pipe.zincrby(key, n, name)
+            elif mode == "float":
+                pipe.hincrbyfloat(key, name, n)
+            else:
+                pipe.hincrby(key, name, int(n))
+
+    return by_command
+
+
 def apply(
     client: RedisClient, stream: str, delta: aggregate.Delta, settings: AnalyticsSettings
 ) -> None:
     """Apply `delta` and XACK its batch in ONE MULTI/EXEC (every key in the `{an}` slot)."""
-    hincr = script(client, "analytics_hincr")
+    queue_incr = _incr_queuer(client)
     with client.pipeline(transaction=True) as pipe:
         for key, counts in delta.hincr.items():
-            hincr(keys=[key], args=["int", *_pairs(counts)], client=pipe)
+            queue_incr(pipe, key, "int", counts)
         for key, sums in delta.hincr_float.items():
-            hincr(keys=[key], args=["float", *_pairs(sums)], client=pipe)
+            queue_incr(pipe, key, "float", sums)
         for key, members in delta.hll.items():
             pipe.pfadd(key, *members)
         for key, at_s in delta.expire_at.items():
@@ -108,7 +139,7 @@ def apply(
         if delta.closing:
             pipe.zadd(keys.analytics_closing(), delta.closing)  # type: ignore[arg-type]
         if delta.popularity:
-            hincr(keys=[keys.popularity()], args=["zset", *_pairs(delta.popularity)], client=pipe)
+            queue_incr(pipe, keys.popularity(), "zset", delta.popularity)
         for entry_id, reason, raw in delta.dead:
             pipe.xadd(
                 keys.events_dead_letter(),

@@ -13,11 +13,9 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from redis.exceptions import RedisClusterException
 
 from shared import keys
 from shared.analytics import rollup
-from shared.redis_client import is_cluster
 from tests.shared.analytics.helpers import Ev, add_events
 from tests.shared.analytics.test_rollup import BASE_S, NOW_S, _settings, check_conservation
 from tests.shared.files.helpers import files_root, store_file
@@ -44,22 +42,7 @@ def _events(n: int) -> list[Ev]:
     ]
 
 
-def _known_cluster_gap(request: pytest.FixtureRequest, client: Any) -> None:
-    # shared/analytics/rollup.py:apply runs its Lua script (EVALSHA) inside a MULTI/EXEC
-    # pipeline, which redis-py's ClusterPipeline refuses. Strict: once fixed, this xfail fails
-    # and the marker must go.
-    if is_cluster(client):
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=RedisClusterException,
-                strict=True,
-                reason="analytics.rollup pipelines EVALSHA, blocked by ClusterPipeline",
-            )
-        )
-
-
 def test_rollup_conserves_every_event(data_plane: Any, request: pytest.FixtureRequest) -> None:
-    _known_cluster_gap(request, data_plane)
     events = _events(240)
     add_events(data_plane, events)
     report = rollup.run(data_plane, _settings(batch_size=50), consumer="c1", now=lambda: NOW_S)
@@ -70,7 +53,6 @@ def test_rollup_conserves_every_event(data_plane: Any, request: pytest.FixtureRe
 def test_rollup_crash_between_aggregation_and_ack(
     data_plane: Any, request: pytest.FixtureRequest
 ) -> None:
-    _known_cluster_gap(request, data_plane)
     events = _events(50)
     add_events(data_plane, events)
     real_apply = rollup.apply
