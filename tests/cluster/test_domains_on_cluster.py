@@ -42,7 +42,7 @@ def _events(n: int) -> list[Ev]:
     ]
 
 
-def test_rollup_conserves_every_event(data_plane: Any, request: pytest.FixtureRequest) -> None:
+def test_rollup_conserves_every_event(data_plane: Any) -> None:
     events = _events(240)
     add_events(data_plane, events)
     report = rollup.run(data_plane, _settings(batch_size=50), consumer="c1", now=lambda: NOW_S)
@@ -51,7 +51,7 @@ def test_rollup_conserves_every_event(data_plane: Any, request: pytest.FixtureRe
 
 
 def test_rollup_crash_between_aggregation_and_ack(
-    data_plane: Any, request: pytest.FixtureRequest
+    data_plane: Any,
 ) -> None:
     events = _events(50)
     add_events(data_plane, events)
