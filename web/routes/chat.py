@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from shared.analytics.events import append_event
 from shared.responder import load_responder
 from shared.settings import get_settings
-from web import guards
+from web import audit_log, guards
 from web.auth import Caller
 from web.chat_cache import cached_reply
 from web.deps import Redis
@@ -40,14 +40,23 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
     background: BackgroundTasks,
 ) -> dict[str, Any]:
     # 1. Guards: rate limits + token reservation + session check, one round trip (429/410/503).
-    guarded = await guards.check_request(
-        request,
-        redis,
-        who,
-        session_id=body.session_id,
-        model=body.model,
-        tokens=guards.estimate_tokens(body.message),
-    )
+    try:
+        guarded = await guards.check_request(
+            request,
+            redis,
+            who,
+            session_id=body.session_id,
+            model=body.model,
+            tokens=guards.estimate_tokens(body.message),
+        )
+    except HTTPException as refused:
+        # A refusal (429/410) is audited: one XADD, on the refusal path only, since the verdict
+        # arrives with the guard script's reply (it cannot share that round trip).
+        if refused.status_code in (410, 429):
+            details = {"status": refused.status_code, "reason": refused.detail}
+            details.update(model=body.model, session_id=body.session_id)
+            await audit_log.record(redis, request, who, "guard.rejected", details, result="refused")
+        raise
     guarded.apply(response)
 
     # 2. The reply: from the response cache (a hit is one MGET), else the configured responder

@@ -1,0 +1,75 @@
+"""Guard rejections, session-limit hits and admin actions leave audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shared import audit, keys
+from shared.settings import reset_settings
+
+Token = Callable[..., str]
+
+
+def _events(r: Any) -> list[audit.Event]:
+    return [audit.parse_entry(sid, f) for sid, f in r.xrange(keys.audit_stream())]
+
+
+@pytest.fixture
+def app(settings_env: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    for name, value in {
+        "RATE_LIMIT_REQUESTS": "1",
+        "TOKEN_LIMIT_PER_MINUTE": "0",
+        "MAX_CONCURRENT_SESSIONS": "1",
+        "GUARD_REDIS_TIMEOUT": "5",
+    }.items():
+        settings_env.setenv(name, value)
+    reset_settings()
+    from web.app import create_app  # noqa: PLC0415
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_rate_limited_chat_is_audited_and_admitted_chat_is_not(
+    app: TestClient, r: Any, token: Token
+) -> None:
+    headers = {"Authorization": f"Bearer {token('alice')}", "X-Request-ID": "req-42"}
+    assert app.post("/chat", json={"message": "hi"}, headers=headers).status_code == 200
+    assert _events(r) == []
+    refused = app.post("/chat", json={"message": "hi"}, headers=headers)
+    assert refused.status_code == 429
+    [event] = _events(r)
+    assert (event.event_type, event.actor, event.result) == (
+        "guard.rejected",
+        "user:alice",
+        "refused",
+    )
+    assert event.correlation_id == "req-42"
+    assert event.ip
+    assert '"status":429' in event.details_json
+
+
+def test_session_limit_hit_is_audited(app: TestClient, r: Any, token: Token) -> None:
+    headers = {"Authorization": f"Bearer {token('bob')}"}
+    assert app.post("/sessions", headers=headers).status_code == 201
+    assert app.post("/sessions", headers=headers).status_code == 429
+    [event] = _events(r)
+    assert (event.event_type, event.actor, event.result) == ("session.limit", "user:bob", "refused")
+
+
+def test_cache_invalidation_by_an_admin_is_audited(app: TestClient, r: Any, token: Token) -> None:
+    admin = {"Authorization": f"Bearer {token('root', role='admin')}"}
+    accepted = app.post("/admin/cache/invalidate", json={"tag": "faq"}, headers=admin)
+    assert accepted.status_code in (202, 503)
+    refused = app.post("/admin/cache/invalidate", json={"tag": "a", "user_id": "b"}, headers=admin)
+    assert refused.status_code == 400
+    events = _events(r)
+    assert [e.event_type for e in events] == ["admin.cache_invalidate"] * 2
+    assert events[0].actor == "user:root"
+    assert events[0].result == ("accepted" if accepted.status_code == 202 else "failed")
+    assert '"tag":"faq"' in events[0].details_json
+    assert events[1].result == "refused"
