@@ -62,11 +62,13 @@ def uvicorn_server(factory: str, env: dict[str, str]) -> Iterator[str]:
         proc.wait(timeout=20)
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    assert found, f"unexpected wrk latency {text!r}"
+    value, unit = found.groups()
     return float(value) * _UNITS[unit]
 
 
