@@ -7,7 +7,7 @@ insert fails on the primary key, rolls back, and reads the winner's row).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -87,52 +87,50 @@ def save_done(
 
     A failed row of the same file is replaced; a done row is kept as it is (idempotent).
     """
-    try:
-        with session_scope() as session:
-            existing = session.get(Document, file_id)
-            if existing is not None and existing.status == DONE:
-                return _info(existing)
-            _drop(session, file_id, existing)
-            row = Document(
-                id=file_id,
-                status=DONE,
-                filename=filename[:255],
-                media_type=media_type,
-                size_bytes=size_bytes,
-                char_count=char_count,
-                chunk_count=0,
-                error=None,
-                created_at=datetime.now(UTC),
-            )
-            session.add(row)
-            session.flush()  # the parent row first: chunks reference it
-            count = 0
-            for batch in _batches(chunks):
-                rows = [
-                    {
-                        "document_id": file_id,
-                        "seq": count + i,
-                        "start_char": c.start,
-                        "text": c.text,
-                    }
-                    for i, c in enumerate(batch)
-                ]
-                session.execute(insert(Chunk), rows)
-                count += len(rows)
-            row.chunk_count = count
-            return _info(row)
-    except IntegrityError:
-        # A concurrent run committed first; its row is the answer.
-        winner = get(file_id)
-        if winner is None or winner.status != DONE:
-            raise
-        return winner
+
+    def add_chunks(session: Session, row: Document) -> None:
+        count = 0
+        for batch in _batches(chunks):
+            rows = [
+                {"document_id": file_id, "seq": count + i, "start_char": c.start, "text": c.text}
+                for i, c in enumerate(batch)
+            ]
+            session.execute(insert(Chunk), rows)
+            count += len(rows)
+        row.chunk_count = count
+
+    fields = {"status": DONE, "char_count": char_count, "error": None}
+    return _replace(
+        file_id, filename=filename, media_type=media_type, size_bytes=size_bytes,
+        fields=fields, fill=add_chunks,
+    )  # fmt: skip
 
 
 def save_failed(
     file_id: str, *, filename: str, media_type: str, size_bytes: int, error: str
 ) -> DocumentInfo:
     """Record why `file_id` failed (no chunks); a done row is never downgraded."""
+    fields = {"status": FAILED, "char_count": 0, "error": error[:2000]}
+    return _replace(
+        file_id, filename=filename, media_type=media_type, size_bytes=size_bytes,
+        fields=fields, fill=None,
+    )  # fmt: skip
+
+
+def _replace(
+    file_id: str,
+    *,
+    filename: str,
+    media_type: str,
+    size_bytes: int,
+    fields: dict[str, Any],
+    fill: Callable[[Session, Document], None] | None,
+) -> DocumentInfo:
+    """Write the row of `file_id` (and what `fill` adds) in one transaction, unless it is done.
+
+    A done row is final: it is returned unchanged, and a concurrent run that committed a done
+    row first wins the race (the IntegrityError of ours is answered with its row).
+    """
     try:
         with session_scope() as session:
             existing = session.get(Document, file_id)
@@ -141,20 +139,21 @@ def save_failed(
             _drop(session, file_id, existing)
             row = Document(
                 id=file_id,
-                status=FAILED,
                 filename=filename[:255],
                 media_type=media_type,
                 size_bytes=size_bytes,
-                char_count=0,
                 chunk_count=0,
-                error=error[:2000],
                 created_at=datetime.now(UTC),
+                **fields,
             )
             session.add(row)
+            if fill is not None:
+                session.flush()  # the parent row first: chunks reference it
+                fill(session, row)
             return _info(row)
     except IntegrityError:
         winner = get(file_id)
-        if winner is None:
+        if winner is None or (fill is not None and winner.status != DONE):
             raise
         return winner
 
