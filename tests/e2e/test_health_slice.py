@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,44 +9,25 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fixtures.processes import child_env, spawn_celery, stop_process
+
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
 def processes(tmp_path: Path) -> Iterator[Path]:
-    env = {**os.environ, "HEALTH_PROBE_INTERVAL": "1", "HEALTH_PING_TIMEOUT": "0.5"}
-    worker = _spawn(
+    env = child_env(HEALTH_PROBE_INTERVAL="1", HEALTH_PING_TIMEOUT="0.5")
+    worker = spawn_celery(
         ["worker", "--pool", "threads", "-c", "2", "-n", "e2e@%h", "--loglevel", "INFO"],
         env,
         tmp_path / "worker.log",
     )
-    beat = _spawn(["beat", "--loglevel", "INFO"], env, tmp_path / "beat.log")
+    beat = spawn_celery(["beat", "--loglevel", "INFO"], env, tmp_path / "beat.log")
     try:
         yield tmp_path
     finally:
-        _stop(beat)
-        _stop(worker)
+        stop_process(beat)
+        stop_process(worker)
 
 
 def test_beat_schedules_probe_worker_writes_snapshot_web_reads_it(
