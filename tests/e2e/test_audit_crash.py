@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,12 @@ from shared import audit_archive, keys
 from shared.audit_verify import verify_chain
 from shared.db import get_engine
 from shared.settings import get_settings, reset_settings
-from tests.shared.audit.helpers import append_many, assert_conserved, reap_sql_connections
+from tests.shared.audit.helpers import append_many, assert_conserved
 from workers.facade import enqueue
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 KEEP = 300
-
-
-@pytest.fixture(autouse=True)
-def _reap() -> Iterator[None]:
-    reap_sql_connections()  # leaks of earlier tests, before this one runs
-    yield  # after sql_url's teardown: collect the connections it left open
-    reap_sql_connections()
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -107,14 +99,11 @@ def test_sigkill_at_any_step_loses_and_duplicates_nothing(
     log = tmp_path / "worker.log"
     logged: list[str] = []
     trials = ["after_insert", "after_commit", "after_trim", None, None]
-    try:
-        for point in trials:
-            logged += append_many(r, 1500 if point is None else 250, start=len(logged))
-            _trial(r, env, log, point, rng)
-            assert_conserved(r, logged)
-            assert verify_chain(get_engine()).ok
-        audit_archive.archive_and_trim(r, get_engine(), get_settings())
-        assert assert_conserved(r, logged) == {"redis": KEEP, "archive": len(logged)}
-        assert verify_chain(get_engine()).rows == len(logged)
-    finally:
-        reap_sql_connections()
+    for point in trials:
+        logged += append_many(r, 1500 if point is None else 250, start=len(logged))
+        _trial(r, env, log, point, rng)
+        assert_conserved(r, logged)
+        assert verify_chain(get_engine()).ok
+    audit_archive.archive_and_trim(r, get_engine(), get_settings())
+    assert assert_conserved(r, logged) == {"redis": KEEP, "archive": len(logged)}
+    assert verify_chain(get_engine()).rows == len(logged)

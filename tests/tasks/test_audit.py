@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from schedules import build_schedule
 from shared.settings import get_settings
-from tests.shared.audit.helpers import append_many, assert_conserved, reap_sql_connections
+from tests.shared.audit.helpers import append_many, assert_conserved
 from workers.facade import enqueue
-
-
-@pytest.fixture(autouse=True)
-def _reap() -> Iterator[None]:
-    reap_sql_connections()  # leaks of earlier tests, before this one runs
-    yield  # after sql_url's teardown: collect the connections it left open
-    reap_sql_connections()
 
 
 def test_trim_verify_purge_by_name(r: Any, sql_url: str, worker: Any) -> None:
@@ -25,18 +15,15 @@ def test_trim_verify_purge_by_name(r: Any, sql_url: str, worker: Any) -> None:
 
     from workers import app  # noqa: PLC0415
 
-    try:
-        logged = append_many(r, 300)
-        trimmed = AsyncResult(enqueue("audit.trim"), app=app).get(timeout=60)
-        assert trimmed["archived"] == 300
-        assert assert_conserved(r, logged) == {"redis": 300, "archive": 300}
-        verified = AsyncResult(enqueue("audit.verify"), app=app).get(timeout=60)
-        assert verified["ok"]
-        assert verified["rows"] == 300
-        purged = AsyncResult(enqueue("audit.purge"), app=app).get(timeout=60)
-        assert purged["deleted"] == 0
-    finally:
-        reap_sql_connections()
+    logged = append_many(r, 300)
+    trimmed = AsyncResult(enqueue("audit.trim"), app=app).get(timeout=60)
+    assert trimmed["archived"] == 300
+    assert assert_conserved(r, logged) == {"redis": 300, "archive": 300}
+    verified = AsyncResult(enqueue("audit.verify"), app=app).get(timeout=60)
+    assert verified["ok"]
+    assert verified["rows"] == 300
+    purged = AsyncResult(enqueue("audit.purge"), app=app).get(timeout=60)
+    assert purged["deleted"] == 0
 
 
 def test_schedule_has_the_audit_entries() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,14 +13,7 @@ from shared import audit, audit_archive, keys
 from shared.db import get_engine
 from shared.models.audit import EVENTS
 from shared.settings import get_settings, reset_settings
-from tests.shared.audit.helpers import append_many, reap_sql_connections
-
-
-@pytest.fixture(autouse=True)
-def _reap() -> Iterator[None]:
-    reap_sql_connections()  # leaks of earlier tests, before this one runs
-    yield
-    reap_sql_connections()
+from tests.shared.audit.helpers import append_many
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 from collections import Counter
 from typing import Any
 
@@ -48,23 +46,3 @@ def assert_conserved(client: RedisClient, logged: list[str]) -> dict[str, Any]:
     assert in_archive == logged[: len(in_archive)], "archive is not a prefix of the log"
     assert in_redis == logged[len(logged) - len(in_redis) :], "Redis is not a suffix of the log"
     return {"redis": len(in_redis), "archive": len(in_archive)}
-
-
-def reap_sql_connections() -> None:
-    """Collect the PostgreSQL connections `sql_url` drops unclosed (`reset_engines` disposes with
-    close=False, meant for after-fork) now, without their ResourceWarning landing in a later,
-    unrelated test; every other unraisable exception still reaches pytest."""
-    previous = sys.unraisablehook
-
-    def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if isinstance(unraisable.exc_value, ResourceWarning) and "psycopg" in str(
-            unraisable.exc_value
-        ):
-            return
-        previous(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = previous
