@@ -3,7 +3,9 @@
 Each domain adds its own module here and one import line below.
 """
 
-from shared.models import analytics  # noqa: F401
-from shared.models import audit  # noqa: F401
-from shared.models import cache  # noqa: F401
-from shared.models import files  # noqa: F401
+from shared.models import (
+    analytics,  # noqa: F401
+    audit,  # noqa: F401
+    cache,  # noqa: F401
+    files,  # noqa: F401
+)
