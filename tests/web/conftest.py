@@ -8,6 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 
+@pytest.fixture(autouse=True)
+def _fresh_refusal_episodes() -> None:
+    """Refusal audits are deduplicated per process; every test starts with none open."""
+    from web.audit_log import forget_episodes  # noqa: PLC0415
+
+    forget_episodes()
+
+
 @pytest.fixture
 def client() -> Iterator[TestClient]:
     """A fresh app (settings read now) with its lifespan running."""

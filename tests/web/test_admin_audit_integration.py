@@ -73,3 +73,42 @@ def test_cache_invalidation_by_an_admin_is_audited(app: TestClient, r: Any, toke
     assert events[0].result == ("accepted" if accepted.status_code == 202 else "failed")
     assert '"tag":"faq"' in events[0].details_json
     assert events[1].result == "refused"
+
+
+def test_a_flood_of_refusals_is_audited_once_per_episode(
+    app: TestClient, r: Any, token: Token
+) -> None:
+    import asyncio  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from shared.redis_client import build_async_client  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+    from web import audit_log  # noqa: PLC0415
+    from web.auth import Principal  # noqa: PLC0415
+
+    headers = {"Authorization": f"Bearer {token('mallory')}"}
+    assert app.post("/chat", json={"message": "hi"}, headers=headers).status_code == 200
+    codes = [
+        app.post("/chat", json={"message": "hi"}, headers=headers).status_code for _ in range(6)
+    ]
+    assert codes == [429] * 6
+    assert len(_events(r)) == 1  # the episode's first refusal; five folded into it
+
+    async def after_the_episode() -> str | None:
+        client = build_async_client(get_settings().conn)
+        try:
+            from starlette.requests import Request  # noqa: PLC0415
+
+            scope = {"type": "http", "method": "POST", "path": "/chat", "headers": []}
+            who = Principal("mallory", None, "testclient")
+            return await audit_log.record_refusal(
+                client, Request(scope), who, "guard.rejected", {}, retry_after_s=1,
+                now=time.monotonic() + 3600,
+            )  # fmt: skip
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(after_the_episode()) is not None
+    events = _events(r)
+    assert len(events) == 2
+    assert '"suppressed_since_last":5' in events[-1].details_json

@@ -51,11 +51,15 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
         )
     except HTTPException as refused:
         # A refusal (429/410) is audited: one XADD, on the refusal path only, since the verdict
-        # arrives with the guard script's reply (it cannot share that round trip).
+        # arrives with the guard script's reply (it cannot share that round trip); once per
+        # refusal episode, so a flood of rejected requests cannot flood the audit trail.
         if refused.status_code in (410, 429):
             details = {"status": refused.status_code, "reason": refused.detail}
             details.update(model=body.model, session_id=body.session_id)
-            await audit_log.record(redis, request, who, "guard.rejected", details, result="refused")
+            retry_s = float((refused.headers or {}).get("Retry-After", 1))
+            await audit_log.record_refusal(
+                redis, request, who, "guard.rejected", details, retry_after_s=retry_s
+            )
         raise
     guarded.apply(response)
 

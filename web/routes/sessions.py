@@ -52,7 +52,9 @@ async def open_session(
         retry_s = max(1, -(-exc.retry_after_us // 1_000_000))
         # Audited on the refusal path only (one XADD after the script's verdict).
         details = {"limit": limits.limit, "retry_after_s": retry_s, "reason": str(exc)}
-        await audit_log.record(redis, request, who, "session.limit", details, result="refused")
+        await audit_log.record_refusal(
+            redis, request, who, "session.limit", details, retry_after_s=retry_s
+        )
         raise HTTPException(429, str(exc), headers={"Retry-After": str(retry_s)}) from None
     except (RedisError, TimeoutError) as exc:
         raise store_unavailable(exc) from None
