@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import redis
 from shared import keys
 from shared.analytics.events import event_fields
 from shared.analytics.rollup import GROUP
+from tests.fixtures.processes import spawn_celery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,14 +31,8 @@ ENV = {"ANALYTICS_BATCH_SIZE": "200", "ANALYTICS_CLAIM_IDLE": "0.2", "CELERY_TAS
 
 
 def _worker(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    with (tmp_path / f"{name}.log").open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", *WORKER_ARGS, "-n", f"{name}@%h"],
-            cwd=ROOT,
-            env={**os.environ, **ENV},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    args = [*WORKER_ARGS, "-n", f"{name}@%h"]
+    return spawn_celery(args, {**os.environ, **ENV}, tmp_path / f"{name}.log")
 
 
 def _group(r: redis.Redis) -> dict[str, Any]:

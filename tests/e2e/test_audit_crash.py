@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from shared import audit_archive, keys
 from shared.audit_verify import verify_chain
 from shared.db import get_engine
 from shared.settings import get_settings, reset_settings
+from tests.fixtures.processes import spawn_celery
 from tests.shared.audit.helpers import append_many, assert_conserved
 from workers.facade import enqueue
 
@@ -33,28 +33,8 @@ KEEP = 300
 
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-P",
-                "solo",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "-l",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    quiet = ["--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"]
+    return spawn_celery(["worker", "-P", "solo", *quiet], env, log)
 
 
 def _wait_until(predicate: Any, timeout_s: float) -> bool:

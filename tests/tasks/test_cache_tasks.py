@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from shared.cache.invalidate import LEASE_S, lease_name
 from shared.cache.store import envelope_for, queue_store
 from shared.responder import Reply
 from shared.settings import get_settings
+from tests.fixtures.processes import spawn_celery
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,12 +83,8 @@ def test_invalidate_reports_progress_while_it_runs(
 
 
 def _spawn_worker(env: dict[str, str], log: Path, name: str) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "solo",
-             "-Q", "latency", "-n", f"{name}@%h", "--loglevel", "INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    args = ["worker", "--pool", "solo", "-Q", "latency", "-n", f"{name}@%h", "--loglevel", "INFO"]
+    return spawn_celery(args, env, log)
 
 
 @pytest.mark.faults

@@ -10,7 +10,6 @@ import dataclasses
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 import redis
 
 from shared.analytics import rollup, series
+from shared.embedded_redis import free_port
 from shared.settings import get_settings
 from tests.shared.analytics.helpers import Ev, add_events
 
@@ -41,15 +41,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "uvicorn.log").open("wb")
     proc = subprocess.Popen(
         [
