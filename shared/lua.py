@@ -23,8 +23,9 @@ _registered: weakref.WeakKeyDictionary[RedisClient | AsyncRedisClient, dict[str,
 
 @functools.cache
 def source(name: str) -> str:
-    """The text of `shared/lua/<name>.lua`."""
-    return (_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    """The text of `shared/lua/<name>.lua`, after the shared prelude (`_clock.lua`)."""
+    prelude = (_DIR / "_clock.lua").read_text(encoding="utf-8")
+    return prelude + (_DIR / f"{name}.lua").read_text(encoding="utf-8")
 
 
 def script(client: RedisClient | AsyncRedisClient, name: str) -> Any:

@@ -5,13 +5,7 @@
 -- ARGV[2]  members to keep (int)
 -- ARGV[3]  now, integer microseconds; empty = redis TIME
 -- Returns  the decay factor applied (as a string), "1" on the first call.
-local now
-if ARGV[3] ~= nil and ARGV[3] ~= '' then
-  now = tonumber(ARGV[3])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local now = clock_us(ARGV[3])
 local last = tonumber(redis.call('GET', KEYS[2]))
 local factor = 1
 if last ~= nil and now > last then

@@ -11,11 +11,7 @@
 -- Returns {outcome, gen, previous}: outcome 'claimed' (the caller enqueues files.process with gen)
 -- or the live status 'queued' | 'processing' | 'done' (nothing to do); previous is the status
 -- before the call, or '' when the hash did not exist (the caller then asks SQL).
-local now = tonumber(ARGV[3])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local now = clock_us(ARGV[3])
 local cur = redis.call('HMGET', KEYS[1], 'status', 'updated_us', 'gen')
 local status = cur[1] or ''
 local gen = tonumber(cur[3] or '0')

@@ -12,11 +12,7 @@
 -- Rules: a newer generation owns the key; 'done' is final; 'failed' gives way only to 'done';
 -- progress is the maximum of the stored and the new value.
 -- Returns 1 when the hash changed, 0 when the update was refused.
-local now = tonumber(ARGV[7])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local now = clock_us(ARGV[7])
 local cur = redis.call('HMGET', KEYS[1], 'gen', 'status', 'progress')
 local gen = tonumber(ARGV[1])
 if tonumber(cur[1] or '0') > gen then return 0 end

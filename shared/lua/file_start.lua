@@ -10,11 +10,7 @@
 -- Returns {verdict, gen}: 'run' (go on, as generation gen), 'done' (already finished), 'failed'
 -- (this generation already failed; a new upload claims a new one), 'stale' (a newer claim owns
 -- the file) or 'poison' (now marked failed).
-local now = tonumber(ARGV[4])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local now = clock_us(ARGV[4])
 local cur = redis.call('HMGET', KEYS[1], 'status', 'gen', 'progress')
 local gen = tonumber(ARGV[1])
 local have = tonumber(cur[2] or '0')

@@ -19,13 +19,7 @@
 -- per policy that expires at the TAT itself (PXAT, Redis >= 6.2): once the bucket is full again
 -- the key means nothing. An absolute expiry also keeps explicit-`now` test clocks exact when
 -- they run in the future.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[1])
-end
+local now = clock_us(ARGV[1])
 local n = tonumber(ARGV[2])
 local res_ttl_ms = tonumber(ARGV[4])
 

@@ -13,13 +13,7 @@
 --              there was no record. A refund never moves the state below now (unused capacity
 --              that has already elapsed cannot be given back); a charge may exceed the burst
 --              (the tokens were spent), which delays the next admission.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[1])
-end
+local now = clock_us(ARGV[1])
 local n = tonumber(ARGV[2])
 local record = redis.call('GET', KEYS[n + 1])
 if not record then return {0} end

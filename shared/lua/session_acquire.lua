@@ -8,13 +8,7 @@
 -- returns   {status, deadline us, retry_after us, evicted ids...}: status 1 acquired, 2 renewed
 --           (the id was already live: idempotent), 0 rejected (retry_after = time until the
 --           earliest live session expires). The zset expires at its last deadline (PEXPIREAT).
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[1])
-end
+local now = clock_us(ARGV[1])
 local key, id = KEYS[1], ARGV[2]
 local deadline = now + tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])

@@ -4,13 +4,7 @@
 -- ARGV[2]   session id
 -- ARGV[3]   session TTL in microseconds
 -- returns   the new deadline (us) when the session was live, 0 when it is lost
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[1])
-end
+local now = clock_us(ARGV[1])
 local key, id = KEYS[1], ARGV[2]
 local score = redis.call('ZSCORE', key, id)
 if not score or tonumber(score) <= now then

@@ -3,13 +3,7 @@
 -- ARGV[1]   now in integer microseconds, or '' for the server clock (TIME)
 -- ARGV[2]   session id
 -- returns   1 when the session was live and is now released, 0 otherwise (idempotent)
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  now = tonumber(ARGV[1])
-end
+local now = clock_us(ARGV[1])
 local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now))
