@@ -46,3 +46,28 @@ def test_snapshot_is_reused_within_the_ttl(r, settings_env: pytest.MonkeyPatch) 
 
 def test_ttl_zero_reads_redis_every_time(r, settings_env: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     assert _read_twice_around(r, "0", settings_env) == ("pass", "fail")
+
+
+def test_many_snapshots_come_from_the_cache_or_one_read(
+    r, settings_env: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    settings_env.setenv("WEB_SNAPSHOT_CACHE_TTL", "60")
+    reset_settings()
+    snapshot_cache.clear()
+
+    async def run() -> dict[str, str | None]:
+        client = build_async_client(get_settings().conn)
+        try:
+            _write(r, "pass")
+            await snapshot_cache.read_snapshot(client, "health")  # cached alone first
+            _write(r, "fail")
+            found = await snapshot_cache.read_snapshots(client, ["health", "absent"])
+        finally:
+            await client.aclose()
+        return {k: (v.data["status"] if v else None) for k, v in found.items()}
+
+    try:
+        # health still comes from the cache; the uncached name was read (and is missing)
+        assert asyncio.run(run()) == {"health": "pass", "absent": None}
+    finally:
+        snapshot_cache.clear()

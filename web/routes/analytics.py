@@ -16,11 +16,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
-from shared import keys, snapshots
 from shared.analytics.detect import ANOMALIES
 from shared.analytics.series import BASE_METRICS, SUMMARY, series_snapshot
 from shared.settings import get_settings
 from web.deps import Redis
+from web.snapshot_cache import read_snapshot, read_snapshots
 
 router = APIRouter(tags=["analytics"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
@@ -35,11 +35,8 @@ _EMPTY_SUMMARY: dict[str, Any] = {
 @router.get("/analytics/summary")
 async def summary(redis: Redis) -> dict[str, Any]:
     """The rollup's summary plus the active anomaly alerts (one MGET)."""
-    raw_summary, raw_anomalies = await redis.mget(
-        [keys.snapshot(SUMMARY), keys.snapshot(ANOMALIES)]
-    )
-    snap = snapshots.parse(raw_summary)
-    anomalies = snapshots.parse(raw_anomalies)
+    found = await read_snapshots(redis, [SUMMARY, ANOMALIES])
+    snap, anomalies = found[SUMMARY], found[ANOMALIES]
     now = time.time()
     interval_s = get_settings().schedule.analytics_rollup_interval_s
     if snap is None:
@@ -87,7 +84,7 @@ async def timeseries(
     history is in SQL (`analytics_buckets`). The last point is the current, still open bucket.
     """
     since_s = _parse_since(since)
-    snap = snapshots.parse(await redis.get(keys.snapshot(series_snapshot(granularity))))
+    snap = await read_snapshot(redis, series_snapshot(granularity))
     metrics: dict[str, list[Any]] = snap.data["metrics"] if snap else {}
     if metric not in metrics and metric not in BASE_METRICS:
         known = sorted(set(metrics) | set(BASE_METRICS))

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
 
-from shared import keys, snapshots
 from web.deps import Redis
 from web.metrics import REGISTRY, SNAPSHOT_METRICS, SnapshotCollector
+from web.snapshot_cache import read_snapshots
 
 router = APIRouter(tags=["metrics"])
 
@@ -17,12 +17,10 @@ router = APIRouter(tags=["metrics"])
 async def metrics(redis: Redis) -> Response:
     names = list(SNAPSHOT_METRICS)
     try:
-        raws = await redis.mget([keys.snapshot(n) for n in names])
+        found = await read_snapshots(redis, names)
     except RedisError:
-        raws = [None] * len(names)  # the counters are still worth scraping
+        found = dict.fromkeys(names)  # the counters are still worth scraping
     scrape = CollectorRegistry()
-    scrape.register(
-        SnapshotCollector({n: snapshots.parse(r) for n, r in zip(names, raws, strict=True)})
-    )
+    scrape.register(SnapshotCollector(found))
     body = generate_latest(REGISTRY) + generate_latest(scrape)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
