@@ -138,7 +138,8 @@ def test_every_aggregate_equals_a_recount(
     check_conservation(r, events)
 
 
-def test_a_crash_between_aggregation_and_ack_loses_and_doubles_nothing(r: redis.Redis) -> None:
+def test_a_crash_between_aggregation_and_ack_loses_and_doubles_nothing(data_plane: Any) -> None:
+    r = data_plane  # standalone and Redis Cluster
     events = [Ev(BASE_S * 1000 + i * 1000, f"u{i % 5}", "demo", message="hi") for i in range(50)]
     add_events(r, events)
     real_apply = rollup.apply
