@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -63,16 +63,30 @@ def run() -> int:
     print(f"web:    http://127.0.0.1:{env['PORT']}/health/advanced")
     flower_port = env.get("FLOWER_PORT", "5555")
     print(f"flower: http://127.0.0.1:{flower_port}  (user {user}, password {password})")
+    honcho = [str(VENV / "bin" / "honcho"), "start", "-f", "Procfile", "-p", env["PORT"]]
+    procs = subprocess.Popen(honcho, cwd=ROOT, env=env)  # noqa: S603
+
+    # Ctrl-C (or a supervisor's SIGTERM) reaches this process: pass it on to honcho, which stops
+    # web, worker, beat and Flower, and wait for that; installed explicitly because a shell may
+    # have started us with SIGINT ignored.
+    def stop(_signum: int, _frame: object) -> None:
+        if procs.poll() is None:
+            procs.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
-        return sh(
-            str(VENV / "bin" / "honcho"), "start", "-f", "Procfile", "-p", env["PORT"], env=env
-        )
-    except KeyboardInterrupt:
-        return 0
+        code = procs.wait()
+        return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
     finally:
+        if procs.poll() is None:
+            procs.terminate()
+        try:
+            procs.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            procs.kill()
         if server is not None:
             server.stop()
-            time.sleep(0.1)
 
 
 def test(pytest_args: list[str]) -> int:
