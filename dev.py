@@ -54,7 +54,7 @@ def run() -> int:
     server = None
     if "REDIS_URL" not in env:
         sys.path.insert(0, str(ROOT))
-        from shared import embedded_redis  # noqa: PLC0415  (needs the venv's packages)
+        import embedded_redis  # noqa: PLC0415  (needs the venv's packages)
 
         server = embedded_redis.start(ROOT / "var" / "redis")
         env["REDIS_URL"] = f"{server.url}/0"

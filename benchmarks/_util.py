@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from shared import embedded_redis
+import embedded_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 

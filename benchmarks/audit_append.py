@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from shared import embedded_redis
+import embedded_redis
 
 
 async def _measure(n: int) -> dict[str, float]:

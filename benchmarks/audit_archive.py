@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from shared import embedded_redis
+import embedded_redis
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SCHEMA = f"bench_audit_{os.getpid()}"
@@ -61,7 +61,7 @@ def _use(url: str) -> None:
 
 
 def _ours(n: int) -> float:
-    from shared import audit_archive  # noqa: PLC0415
+    from shared.audit import archive as audit_archive  # noqa: PLC0415
     from shared.db import get_engine  # noqa: PLC0415
     from shared.redis_client import get_redis  # noqa: PLC0415
     from shared.settings import get_settings  # noqa: PLC0415
@@ -79,7 +79,8 @@ def _ours(n: int) -> float:
 
 
 def _row_at_a_time(n: int) -> float:
-    from shared import audit_chain, keys  # noqa: PLC0415
+    from shared import keys  # noqa: PLC0415
+    from shared.audit import chain as audit_chain  # noqa: PLC0415
     from shared.audit import parse_entry  # noqa: PLC0415
     from shared.db import get_engine  # noqa: PLC0415
     from shared.models.audit import EVENTS  # noqa: PLC0415

@@ -22,8 +22,8 @@ from typing import Any
 
 import redis
 
+import embedded_redis
 from benchmarks._util import table
-from shared import embedded_redis
 
 TOTAL, MATCHING = 1_000_000, 100_000
 PREFIX = "cb:"

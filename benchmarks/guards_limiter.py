@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import keys
+import lua
 import orjson
 import redis
 import redis.asyncio as aredis
@@ -35,7 +37,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSWC
 from limits.storage import RedisStorage as LimitsStorage
 from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
-from shared import embedded_redis, keys, lua
+import embedded_redis
 from shared.guards import gcra
 from shared.guards.policies import Charge, Policy
 

@@ -29,8 +29,8 @@ import httpx
 import jwt
 import redis
 
+import embedded_redis
 from benchmarks._util import table, uvicorn_server
-from shared import embedded_redis
 
 JWT_SECRET = "bench-secret-" + "k" * 32
 MESSAGES = [f"what is the status of order {i}?" for i in range(20)]

@@ -15,7 +15,7 @@ import orjson
 from redis.typing import EncodableT, FieldT
 
 from shared import keys
-from shared.logging import redact
+from shared.logconfig import redact
 from shared.redis_client import RedisClient, stream_entries
 
 MAX_ENTRIES = 10_000

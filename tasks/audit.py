@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared import audit_archive, audit_retention, audit_verify
+from shared.audit import archive as audit_archive
+from shared.audit import retention as audit_retention
+from shared.audit import verify as audit_verify
 from shared.db import get_engine
 from shared.models.audit import ensure_tables
 from shared.redis_client import get_redis

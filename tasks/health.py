@@ -6,13 +6,15 @@ from typing import Any
 
 from celery import current_app
 
-from shared import audit_health, broker, health
+from shared import health
 from shared.analytics.health import check_stream_lag
+from shared.audit import health as audit_health
 from shared.cache.health import check_hit_rate
 from shared.guards.health import check_sessions
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
+from workers import broker
 
 # Health checks owned by the feature domains; each takes (client, settings, now).
 DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (

@@ -32,7 +32,7 @@ _STATE: dict[str, object] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from shared import embedded_redis  # noqa: PLC0415  (after pytest has set up sys.path)
+    import embedded_redis  # noqa: PLC0415  (after pytest has set up sys.path)
 
     tmp = Path(tempfile.mkdtemp(prefix="chatbot-tests-"))
     _STATE["tmp"] = tmp

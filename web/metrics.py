@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from shared.analytics.detect import ANOMALIES
-from shared.analytics.gauges import anomaly_metrics, summary_metrics
 from shared.analytics.series import SUMMARY as ANALYTICS
 from shared.health import SNAPSHOT_NAME as HEALTH
 from shared.snapshots import Snapshot
+from web.gauges import anomaly_metrics, summary_metrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _STATUS = {"pass": 0, "warn": 1, "fail": 2}

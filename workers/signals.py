@@ -15,7 +15,7 @@ from celery.signals import (
 
 from shared import deadletter
 from shared.db import ensure_schema, reset_engines
-from shared.logging import RedactingFilter
+from shared.logconfig import RedactingFilter
 from shared.redis_client import get_redis, reset_redis
 from shared.settings import get_settings
 

@@ -75,7 +75,7 @@ def test_health_probe_through_a_real_worker_on_rabbitmq(
 def test_enqueue_to_a_dead_amqp_broker_is_a_bounded_error(
     settings_env: pytest.MonkeyPatch, reconfigure_app: Callable[[], dict[str, Any]]
 ) -> None:
-    from shared.embedded_redis import free_port  # noqa: PLC0415
+    from embedded_redis import free_port  # noqa: PLC0415
     from shared.settings import reset_settings  # noqa: PLC0415
     from workers.facade import EnqueueError, enqueue  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from celery.result import AsyncResult
 
-from shared import embedded_redis
+import embedded_redis
 from tests.fixtures.processes import RedisServer, wait_for
 
 GROUP = "broker"

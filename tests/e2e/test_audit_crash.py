@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from shared import audit_archive, keys
-from shared.audit_verify import verify_chain
+from shared import keys
+from shared.audit import archive as audit_archive
+from shared.audit.verify import verify_chain
 from shared.db import get_engine
 from shared.settings import get_settings, reset_settings
 from tests.fixtures.processes import spawn_celery

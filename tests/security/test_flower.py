@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.embedded_redis import free_port
+from embedded_redis import free_port
 from tests.fixtures.processes import child_env, spawn_celery, stop_process, wait_for
 
 CONF = ["flower", "--conf=flowerconfig.py"]

@@ -34,7 +34,7 @@ def test_schedule_has_the_audit_entries() -> None:
 
 
 def test_health_probe_runs_the_audit_checks() -> None:
-    from shared import audit_health  # noqa: PLC0415
+    from shared.audit import health as audit_health  # noqa: PLC0415
     from tasks.health import DOMAIN_CHECKS  # noqa: PLC0415
 
     assert audit_health.check in DOMAIN_CHECKS

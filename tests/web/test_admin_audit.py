@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from shared import audit, audit_archive, keys
+from shared import audit, keys
+from shared.audit import archive as audit_archive
 from shared.db import get_engine
 from shared.models.audit import EVENTS
 from shared.settings import get_settings, reset_settings

@@ -93,7 +93,7 @@ def test_broker_down_is_503(
     settings_env: pytest.MonkeyPatch,
     reconfigure_app: Callable[[], dict[str, Any]],
 ) -> None:
-    from shared.embedded_redis import free_port  # noqa: PLC0415
+    from embedded_redis import free_port  # noqa: PLC0415
     from shared.settings import reset_settings  # noqa: PLC0415
     from web.app import create_app  # noqa: PLC0415
 

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import redis
 
+from embedded_redis import free_port
 from shared.analytics import rollup, series
-from shared.embedded_redis import free_port
 from shared.settings import get_settings
 from tests.shared.analytics.helpers import Ev, add_events
 

@@ -75,7 +75,7 @@ def test_cache_off_always_misses(client: TestClient, settings_env: pytest.Monkey
 
 
 def test_cache_fails_open_when_redis_is_down(settings_env: pytest.MonkeyPatch) -> None:
-    from shared.embedded_redis import free_port  # noqa: PLC0415
+    from embedded_redis import free_port  # noqa: PLC0415
     from shared.settings import reset_settings  # noqa: PLC0415
     from web.app import create_app  # noqa: PLC0415
 

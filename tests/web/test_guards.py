@@ -13,8 +13,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from embedded_redis import free_port
 from shared import lua
-from shared.embedded_redis import free_port
 from shared.settings import reset_settings
 
 Token = Callable[..., str]
@@ -283,7 +283,7 @@ def test_redis_down_applies_the_fail_mode_and_logs_once(
             assert "RateLimit" not in responses[0].headers
     unavailable = [rec for rec in caplog.records if "guard store unavailable" in rec.message]
     assert len(unavailable) <= 1  # once per incident (0 when an earlier test left it open)
-    from web.guards import INCIDENT  # noqa: PLC0415
+    from web.admission import INCIDENT  # noqa: PLC0415
 
     assert INCIDENT.failures >= 3
     INCIDENT.ok()

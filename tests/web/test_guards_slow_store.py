@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from shared.redis_client import build_async_client
 from shared.settings import get_settings, reset_settings
-from web import guards
+from web import admission
 from web.auth import Principal
 
 
@@ -33,12 +33,12 @@ def _request() -> Request:
     return Request({"type": "http", "method": "POST", "path": "/chat", "headers": []})
 
 
-def _check(url: str) -> guards.Guarded:
-    async def run() -> guards.Guarded:
+def _check(url: str) -> admission.Guarded:
+    async def run() -> admission.Guarded:
         client = build_async_client(get_settings().conn, url)
         try:
             who = Principal("alice", None, "127.0.0.1")
-            return await guards.check_request(_request(), client, who, tokens=10)
+            return await admission.check_request(_request(), client, who, tokens=10)
         finally:
             await client.aclose()
 
@@ -51,7 +51,7 @@ def test_slow_store_fails_open(settings_env: pytest.MonkeyPatch, black_hole: str
     guarded = _check(black_hole)
     assert guarded.decision is None
     assert [p.name for p in guarded.policies] == ["tokens", "minute"]
-    guards.INCIDENT.ok()
+    admission.INCIDENT.ok()
 
 
 def test_slow_store_fails_closed_per_policy(
@@ -64,4 +64,4 @@ def test_slow_store_fails_closed_per_policy(
         _check(black_hole)
     assert refused.value.status_code == 503
     assert refused.value.headers == {"Retry-After": "1"}
-    guards.INCIDENT.ok()
+    admission.INCIDENT.ok()

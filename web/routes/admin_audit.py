@@ -14,8 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from shared import keys
 from shared.audit import parse_id
-from shared.audit_query import Filters, archive_counts, archive_page, merge_page, redis_tail
-from shared.audit_verify import last_verification, record, verify_chain
+from shared.audit.query import Filters, archive_counts, archive_page, merge_page, redis_tail
+from shared.audit.verify import last_verification, record, verify_chain
 from shared.db import get_engine
 from shared.models.audit import ensure_tables
 from shared.settings import get_settings
@@ -66,7 +66,7 @@ async def list_events(
     filters = Filters(
         actor or None, type or None, _time_ms("since", since), _time_ms("until", until)
     )
-    # Order matters (see shared/audit_query.py): watermark and Redis first, SQL last.
+    # Order matters (see shared/audit/query.py): watermark and Redis first, SQL last.
     _, tail = await redis_tail(
         client, filters, cursor, limit + 1, get_settings().audit.query_scan_max
     )

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from shared.analytics.events import append_event
 from shared.responder import load_responder
 from shared.settings import get_settings
-from web import audit_log, guards
+from web import admission, audit_log
 from web.auth import Caller
 from web.chat_cache import cached_reply
 from web.deps import Redis
@@ -41,13 +41,13 @@ async def chat(  # noqa: PLR0917  (FastAPI injects by parameter)
 ) -> dict[str, Any]:
     # 1. Guards: rate limits + token reservation + session check, one round trip (429/410/503).
     try:
-        guarded = await guards.check_request(
+        guarded = await admission.check_request(
             request,
             redis,
             who,
             session_id=body.session_id,
             model=body.model,
-            tokens=guards.estimate_tokens(body.message),
+            tokens=admission.estimate_tokens(body.message),
         )
     except HTTPException as refused:
         # A refusal (429/410) is audited: one XADD, on the refusal path only, since the verdict

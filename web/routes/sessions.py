@@ -15,9 +15,9 @@ from redis.exceptions import RedisError
 from shared.guards import sessions
 from shared.settings import get_settings
 from web import audit_log
+from web.admission import bounded, guard_identity, store_unavailable
 from web.auth import Caller
 from web.deps import Redis
-from web.guards import bounded, guard_identity, store_unavailable
 
 router = APIRouter(tags=["sessions"])
 SessionId = Path(min_length=1, max_length=sessions.MAX_SESSION_ID)

@@ -96,7 +96,7 @@ def test_malformed_entry_still_parses(r: Any) -> None:
 def test_alog_event_appends_and_a_dead_redis_is_logged_not_raised(
     r: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from shared.embedded_redis import free_port  # noqa: PLC0415
+    from embedded_redis import free_port  # noqa: PLC0415
 
     async def go(url: str | None) -> str | None:
         client = build_async_client(get_settings().conn, url, socket_timeout_s=0.5)

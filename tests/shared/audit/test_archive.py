@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import audit, audit_archive, keys
-from shared.audit_verify import verify_chain
+from shared import audit, keys
+from shared.audit import archive as audit_archive
+from shared.audit.verify import verify_chain
 from shared.db import get_engine
 from shared.settings import get_settings, reset_settings
 from tests.shared.audit.helpers import append_many, archive_ids, assert_conserved, redis_ids
@@ -143,7 +144,7 @@ def test_conservation_property(
 
 def test_hot_loop_hash_equals_the_canonical_definition() -> None:
     from shared.audit import parse_entry  # noqa: PLC0415
-    from shared.audit_chain import ROW_COLUMNS, chain_hash, chained_rows  # noqa: PLC0415
+    from shared.audit.chain import ROW_COLUMNS, chain_hash, chained_rows  # noqa: PLC0415
     from shared.models.audit import GENESIS_HASH  # noqa: PLC0415
 
     fields = audit.event_fields("t", "ä", {"x": "ü", "k": [1, None]}, ip="::1", result="ok")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared import audit, audit_archive, audit_health, audit_verify, keys
+from shared import audit, keys
+from shared.audit import archive as audit_archive
+from shared.audit import health as audit_health
+from shared.audit import verify as audit_verify
 from shared.db import get_engine
 from shared.health import FAIL, PASS, WARN
 from shared.settings import get_settings

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.audit_redact import REDACTED, clean_details, is_secret_name, redact_text
+from shared.audit.redact import REDACTED, clean_details, is_secret_name, redact_text
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 SECRETS = [

@@ -9,8 +9,11 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, func, select, update
 
-from shared import audit, audit_archive, audit_retention, audit_verify, keys
-from shared.audit_chain import chain_hash
+from shared import audit, keys
+from shared.audit import archive as audit_archive
+from shared.audit import retention as audit_retention
+from shared.audit import verify as audit_verify
+from shared.audit.chain import chain_hash
 from shared.db import get_engine
 from shared.models.audit import CHECKPOINTS, EVENTS
 from shared.settings import get_settings, reset_settings
@@ -131,7 +134,7 @@ def test_record_and_last_verification(r: Any, sql_url: str) -> None:
 
 def test_cli_exit_status_and_first_broken_link(r: Any, sql_url: str) -> None:
     logged = _archive(r, 6)
-    cmd = [sys.executable, "-m", "shared.audit_cli"]
+    cmd = [sys.executable, "-m", "shared.audit.cli"]
     env_url = {"DATABASE_URL": sql_url}
     ok = subprocess.run(
         cmd, capture_output=True, text=True, timeout=60, check=False, env=_env(env_url)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from shared import keys
 from shared.guards import gcra
 from shared.guards.policies import Charge, Policy
-from shared.guards.reference import ReferenceGcra
+from tests.shared.guards.reference import ReferenceGcra
 
 START = 4_000_000_000_000_000  # in the future, so absolute expiries never fire mid-test
 

@@ -6,9 +6,9 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import keys
-from shared.audit import parse_id
-from shared.audit_query import archive_counts
-from shared.audit_verify import last_verification
+from shared.audit.append import parse_id
+from shared.audit.query import archive_counts
+from shared.audit.verify import last_verification
 from shared.db import get_engine
 from shared.health import FAIL, PASS, WARN, Check
 from shared.models.audit import ensure_tables

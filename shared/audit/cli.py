@@ -11,7 +11,7 @@ import sys
 
 import orjson
 
-from shared.audit_verify import record, verify_chain
+from shared.audit.verify import record, verify_chain
 from shared.db import get_engine
 from shared.models.audit import ensure_tables
 from shared.settings import exit_on_bad_settings

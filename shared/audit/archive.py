@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from shared import keys
-from shared.audit import Event, parse_entry, parse_id
-from shared.audit_chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
+from shared.audit.append import Event, parse_entry, parse_id
+from shared.audit.chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
 from shared.lua import script
 from shared.models.audit import EVENTS, GENESIS_HASH, STATE
 from shared.redis_client import RedisClient, stream_entries

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, tuple_, update
 
-from shared.audit_chain import chain_hash
+from shared.audit.chain import chain_hash
 from shared.models.audit import CHECKPOINTS, EVENTS, GENESIS_HASH, STATE
 
 STATE_NAME = "main"

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Table
 
-from shared.audit import Event
+from shared.audit.append import Event
 
 CANONICAL_FIELDS = (
     "stream_id",

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, tuple_
 
 from shared import keys
-from shared.audit import Event, parse_entry, parse_id
+from shared.audit.append import Event, parse_entry, parse_id
 from shared.models.audit import EVENTS, STATE
 from shared.redis_client import AsyncRedisClient, as_bytes, stream_entries
 

@@ -4,7 +4,7 @@ An event answers who (`actor`), what (`event_type`, `details`, `result`), when (
 assigned by the Redis server clock, in milliseconds), where (`ip`) and which request
 (`correlation_id`). Stream ids are unique, so two identical events never collapse into one (the
 seed's sorted set did exactly that). The stream is never capped at append time: `audit.trim`
-archives to SQL first and trims only what SQL has committed (`shared/audit_archive.py`).
+archives to SQL first and trims only what SQL has committed (`shared/audit/archive.py`).
 
 Two ways in: `log_event()` (sync, one round trip, returns the stream id) for workers and scripts,
 and `queue_event()` which queues the XADD on a pipeline the caller already executes, so the web
@@ -26,7 +26,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from shared import keys
-from shared.audit_redact import clean_details, clean_text
+from shared.audit.redact import clean_details, clean_text
 from shared.pipeline import AnyPipeline
 from shared.redis_client import AsyncRedisClient, get_redis
 from shared.settings import get_settings
