@@ -34,7 +34,7 @@ reach a SCAN MATCH pattern.
 | P cache:tag:<tag>            | set    | never shortens (GT)     | cache store         | cache.invalidate  |
 | P cache:stats                | hash   | none (counters)         | web, warmup         | health, warmup    |
 | P cache:hits                 | zset   | none (decayed, trimmed) | web                 | cache.warmup      |
-| P cache:inv:jobs             | hash   | none (fields deleted)   | cache.invalidate    | cache.invalidate  |
+| P cache:inv:jobs             | hash   | CACHE_INVALIDATE_JOB_TTL | cache.invalidate    | cache.invalidate  |
 | P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim (mirror) | web, health       |

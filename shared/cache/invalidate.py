@@ -3,6 +3,8 @@
 Every function returns counts and reports progress through `progress(meta)` while it runs.
 Pattern and reap jobs persist their cursor in `P cache:inv:jobs`, so a run killed with its
 worker resumes where it stopped: the same request again, or the scheduled sweep, picks it up.
+The hash expires `CACHE_INVALIDATE_JOB_TTL` after the last save, so cursors of jobs nobody
+resumes do not stay in Redis forever.
 """
 
 from __future__ import annotations
@@ -76,8 +78,10 @@ def _entry_filter() -> Callable[[bytes], bool]:
 class _Job:
     """The persisted cursor and counts of one resumable job."""
 
-    def __init__(self, client: RedisClient, job_id: str, spec: dict[str, Any]) -> None:
-        self.client, self.job_id, self.spec = client, job_id, spec
+    def __init__(
+        self, client: RedisClient, job_id: str, spec: dict[str, Any], *, ttl_s: float
+    ) -> None:
+        self.client, self.job_id, self.spec, self.ttl_s = client, job_id, spec, ttl_s
         raw = client.hget(keys.cache_invalidation_jobs(), job_id)
         saved = orjson.loads(raw) if raw else {}
         self.resumed = bool(saved)
@@ -91,7 +95,12 @@ class _Job:
             return
         self._last = now
         doc = {**self.spec, "state": self.state.to_json(), "counts": self.counts.to_json()}
-        self.client.hset(keys.cache_invalidation_jobs(), self.job_id, orjson.dumps(doc))
+        jobs = keys.cache_invalidation_jobs()
+        # One transaction: a cursor is never saved without the TTL that lets it go.
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(jobs, self.job_id, orjson.dumps(doc))
+            pipe.expire(jobs, max(1, int(self.ttl_s)))
+            pipe.execute()
 
     def finish(self) -> None:
         self.client.hdel(keys.cache_invalidation_jobs(), self.job_id)
@@ -116,7 +125,8 @@ def invalidate_pattern(
     if not lease.acquired:
         return {"kind": "pattern", "pattern": pattern, "job": job_id, "skipped": "running"}
     try:
-        job = _Job(client, job_id, {"kind": "pattern", "pattern": pattern})
+        spec = {"kind": "pattern", "pattern": pattern}
+        job = _Job(client, job_id, spec, ttl_s=settings.job_ttl_s)
 
         def on_page(_: ScanState, __: SweepCounts) -> None:
             before = job._last
@@ -161,7 +171,8 @@ def reap_user(
     generation check is atomic per page in `cache_reap.lua`)."""
     gen_key = keys.cache_user_generation(user_id)
     reap = script(client, "cache_reap")
-    job = _Job(client, _job_id("reap", keys.safe_id(user_id)), {"kind": "reap"})
+    job_id = _job_id("reap", keys.safe_id(user_id))
+    job = _Job(client, job_id, {"kind": "reap"}, ttl_s=settings.job_ttl_s)
     pattern = keys.cache_user_entries_pattern(user_id)
     for state, page in scan_pages(client, pattern, count=settings.scan_count, state=job.state):
         job.counts.round_trips += 1

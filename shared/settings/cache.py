@@ -135,7 +135,7 @@ class CacheSettings:
     job_ttl_s: float = setting(
         "CACHE_INVALIDATE_JOB_TTL",
         86400.0,
-        "How long an unfinished invalidation's cursor is kept for resumption.",
+        "Unfinished invalidation cursors are dropped this long after the last one was saved.",
         unit="s",
         minimum=60,
     )

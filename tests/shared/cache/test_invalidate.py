@@ -17,7 +17,20 @@ from shared.cache.store import envelope_for, queue_store, queue_tag
 from shared.responder import Reply
 from shared.settings import get_settings
 
-HOSTILE = ["*", "user:*", "a*", "[a-z]*", "?", "\\", "{u:bob}", "bob}", "b*b", "", "x" * 300]
+HOSTILE = [
+    "*",
+    "user:*",
+    "a*",
+    "[a-z]*",
+    "?",
+    "\\",
+    "{u:bob}",
+    "bob}",
+    "b*b",
+    "",
+    "x" * 300,
+    "\ud800",
+]
 
 
 def _fill(
@@ -78,9 +91,11 @@ def test_a_hostile_user_id_invalidates_exactly_that_user(r: redis.Redis, hostile
     assert result["unlinked"] == 5
     assert not r.exists(mine)
     after = _snapshot(r)
-    survivors = {k for k in before if not k.decode().startswith(mine.rsplit(":", 1)[0] + ":")}
-    assert survivors <= set(after)
-    assert len(survivors) == len(before) - 5
+    own = mine.rsplit(":", 1)[0] + ":"
+    expected = {k: v for k, v in before.items() if not k.decode().startswith(own)}
+    assert len(expected) == len(before) - 5
+    assert after.pop(keys.cache_user_generation(hostile).encode()) == b"1"
+    assert after == expected  # every other key intact, byte for byte
 
 
 def test_reaper_spares_entries_written_after_the_bump(r: redis.Redis) -> None:
@@ -221,7 +236,8 @@ def test_sweep_resumes_unfinished_jobs_and_reaps_users(r: redis.Redis) -> None:
     inv.bump_user(r, "ivan", cs)
     pattern = keys.cache_namespace() + "r:g:*"
     # An unfinished job as a dead worker leaves it: spec and a cursor at the start.
-    job = inv._Job(r, inv._job_id("pattern", pattern), {"kind": "pattern", "pattern": pattern})
+    job_id = inv._job_id("pattern", pattern)
+    job = inv._Job(r, job_id, {"kind": "pattern", "pattern": pattern}, ttl_s=cs.job_ttl_s)
     job.save(force=True)
     result = inv.sweep_all(r, cs)
     assert result["resumed_unlinked"] == 10
@@ -241,3 +257,32 @@ def test_a_live_run_holds_its_job(r: redis.Redis) -> None:
     assert len(list(r.scan_iter(match=pattern))) == 10
     live.release()
     assert inv.invalidate_pattern(r, pattern, cs)["unlinked"] == 10
+
+
+def test_an_abandoned_cursor_expires_after_the_job_ttl(
+    r: redis.Redis, settings_env: pytest.MonkeyPatch
+) -> None:
+    from shared.settings import reset_settings  # noqa: PLC0415
+
+    settings_env.setenv("CACHE_INVALIDATE_JOB_TTL", "120")
+    settings_env.setenv("CACHE_INVALIDATE_SCAN_COUNT", "20")
+    settings_env.setattr(inv, "PERSIST_EVERY_S", 0.0)
+    reset_settings()
+    cs = get_settings().cache
+    _fill(r, [None], 300)
+    jobs = keys.cache_invalidation_jobs()
+
+    saves: list[int] = []
+
+    def crash_after_two_saves(meta: dict[str, Any]) -> None:
+        saves.append(meta["round_trips"])
+        if len(saves) == 1:
+            r.pexpire(jobs, 5_000)  # an older TTL: the next save must start it again
+        else:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        inv.invalidate_pattern(r, keys.cache_namespace() + "r:g:*", cs, crash_after_two_saves)
+
+    assert r.hlen(jobs) == 1  # the cursor is there to resume from ...
+    assert 110_000 < r.pttl(jobs) <= 120_000  # ... and goes if nobody resumes it
