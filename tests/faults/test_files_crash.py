@@ -46,6 +46,8 @@ def amqp_env(
     from workers import app  # noqa: PLC0415
 
     if not _reachable(AMQP_URL):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires RabbitMQ at {AMQP_URL} (`.ci/run` starts it)")
         pytest.skip(f"RabbitMQ not reachable at {AMQP_URL} (a Redis broker redelivers too late)")
     settings_env.setenv("BROKER_URL", AMQP_URL)
     reset_settings()

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium against a real uvicorn: it renders the rollup's data.
 
-Needs Debian's `chromium` (`.ci/run` installs it); the screenshot is kept as a test artifact in
-`tests/artifacts/dashboard.png` (gitignored).
+Needs Debian's `chromium`: skipped where it is missing, except under CI=true, where `.ci/run`
+installs it (or stops before the tests) and a missing browser is a failure. The screenshot is kept
+as a test artifact in `tests/artifacts/dashboard.png` (gitignored).
 """
 
 from __future__ import annotations
@@ -35,10 +36,20 @@ FLAGS = [
     "--no-first-run",
     "--disable-background-networking",
 ]
-# CI installs chromium (.ci/run), so there a missing browser is a failure, not a skip.
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("CI") != "true", reason="Debian's chromium is not installed"
-)
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The browser binary; requested first, so a missing one skips before uvicorn starts."""
+    if CHROMIUM is not None:
+        return CHROMIUM
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            "CI=true requires Debian's chromium (`.ci/run` installs it: apt-get install chromium)"
+        )
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)"
+    )
 
 
 @pytest.fixture
@@ -80,9 +91,9 @@ def server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def _chromium(tmp_path: Path, *args: str) -> str:
+def _chromium(binary: str, tmp_path: Path, *args: str) -> str:
     done = subprocess.run(
-        [CHROMIUM or "chromium", *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
+        [binary, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
         capture_output=True,
         timeout=90,
         check=False,
@@ -92,7 +103,7 @@ def _chromium(tmp_path: Path, *args: str) -> str:
 
 
 def test_dashboard_renders_the_rolled_up_numbers(
-    server: str, r: redis.Redis, tmp_path: Path
+    chromium: str, server: str, r: redis.Redis, tmp_path: Path
 ) -> None:
     now_ms = int(time.time() * 1000)
     events = [
@@ -111,7 +122,7 @@ def test_dashboard_renders_the_rolled_up_numbers(
     series.write_snapshots(r, settings, extra={})
 
     url = f"{server}/dashboard?refresh_s=2"
-    dom = _chromium(tmp_path, "--virtual-time-budget=8000", "--dump-dom", url)
+    dom = _chromium(chromium, tmp_path, "--virtual-time-budget=8000", "--dump-dom", url)
     assert re.search(r'id="messages_total">90<', dom), dom[:3000]
     assert re.search(r'id="unique_users">9<', dom)
     assert "demo: 60" in dom
@@ -128,6 +139,7 @@ def test_dashboard_renders_the_rolled_up_numbers(
     shot = ARTIFACTS / "dashboard.png"
     shot.unlink(missing_ok=True)
     _chromium(
+        chromium,
         tmp_path,
         "--window-size=1400,900",
         "--virtual-time-budget=8000",
