@@ -108,6 +108,9 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "redis_socket_connect_timeout": settings.conn.connect_timeout_s,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": settings.workers.publish_timeout_s,
+        # The whole enqueue is bounded in workers.facade; this ends a send left waiting for a
+        # producer (all in use by sends stuck on a silent broker) at the same bound.
+        "broker_pool_acquire_timeout": settings.workers.publish_timeout_s,
         "broker_channel_error_retry": True,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_prefetch_multiplier": 1,
