@@ -5,10 +5,12 @@ Importing this module never imports task code; a web process needs only the brok
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
-import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
 from kombu.exceptions import OperationalError
@@ -38,18 +40,25 @@ class EnqueueError(RuntimeError):
     """The broker did not accept the message within CELERY_PUBLISH_TIMEOUT."""
 
 
-# Sends still running after their caller's deadline (a silent broker) each hold a thread until
-# their own socket timeouts end them; this bounds how many can pile up.
-MAX_IN_FLIGHT = 64
-_slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+# Sends run on a few reused threads: Celery keeps a result backend (and its Redis connection)
+# per thread, so a thread per call would open a connection per enqueue. A send still running
+# after its caller's deadline (a silent broker) holds its thread until its own socket
+# timeouts end it; calls beyond MAX_SENDERS wait in the queue and are cancelled at their deadline.
+MAX_SENDERS = 16
+_lock = threading.Lock()
+_senders: tuple[int, ThreadPoolExecutor] | None = None
 
 
-def _reset_after_fork() -> None:
-    global _slots  # noqa: PLW0603  (a child inherits the parent's count, not its threads)
-    _slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
+def _executor() -> ThreadPoolExecutor:
+    global _senders  # noqa: PLW0603  (one per process: a forked child has none of its threads)
+    current = _senders
+    if current is None or current[0] != os.getpid():
+        with _lock:
+            if _senders is None or _senders[0] != os.getpid():
+                pool = ThreadPoolExecutor(MAX_SENDERS, thread_name_prefix="enqueue")
+                _senders = (os.getpid(), pool)
+            current = _senders
+    return current[1]
 
 
 def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
@@ -57,63 +66,28 @@ def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
 
     CELERY_PUBLISH_TIMEOUT bounds the whole send (producer, connect, result subscription,
     publish and its retries): kombu and the result backend each bound only their own step, and
-    their retries add up. The send runs in a daemon thread the caller stops waiting for at the
-    deadline; a send that finishes after it is logged (the message may then still be
-    delivered, as after any timeout: task bodies are idempotent).
+    their retries add up. A send that was already under way at the deadline may still publish
+    (logged), as after any timeout; task bodies are idempotent.
 
     Raises:
         EnqueueError: the broker did not accept the message in time (the web maps it to 503).
     """
     timeout_s = get_settings().workers.publish_timeout_s
-    deadline = time.monotonic() + timeout_s
-    slots = _slots
-    if not slots.acquire(timeout=timeout_s):
-        log.warning("enqueue of %s failed: %d sends already in flight", name, MAX_IN_FLIGHT)
-        raise EnqueueError(f"broker unavailable: could not enqueue {name}")
-    send = _Send(name, args, kwargs, slots)
-    threading.Thread(target=send.run, name=f"enqueue-{name}", daemon=True).start()
-    return send.wait(deadline - time.monotonic(), timeout_s)
+    future = _executor().submit(_send, name, args, kwargs)
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        if not future.cancel():
+            future.add_done_callback(functools.partial(_late, name))
+        log.warning("enqueue of %s failed: no answer within %g s", name, timeout_s)
+        raise EnqueueError(
+            f"broker unavailable: could not enqueue {name} in {timeout_s:g} s"
+        ) from None
 
 
-class _Send:
-    """One send_task call in its own thread, and what its caller learned of it."""
-
-    def __init__(
-        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], slots: Any
-    ) -> None:
-        self.name, self.args, self.kwargs, self.slots = name, args, kwargs, slots
-        self.done = threading.Event()
-        self.lock = threading.Lock()
-        self.abandoned = False
-        self.task_id: str | None = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.task_id = _send(self.name, self.args, self.kwargs)
-        except BaseException as exc:  # raised in the caller's thread, never lost in this one
-            self.error = exc
-        finally:
-            self.slots.release()
-            with self.lock:
-                self.done.set()
-                late = self.abandoned
-            if late and self.task_id is not None:
-                log.warning("enqueue of %s was published after its deadline", self.name)
-
-    def wait(self, remaining_s: float, timeout_s: float) -> str:
-        self.done.wait(max(0.0, remaining_s))
-        with self.lock:
-            if not self.done.is_set():
-                self.abandoned = True
-        if self.abandoned:
-            log.warning("enqueue of %s failed: no answer within %g s", self.name, timeout_s)
-            raise EnqueueError(
-                f"broker unavailable: could not enqueue {self.name} in {timeout_s:g} s"
-            )
-        if self.error is not None:
-            raise self.error
-        return str(self.task_id)
+def _late(name: str, future: Future[str]) -> None:
+    if future.exception() is None:
+        log.warning("enqueue of %s was published after its deadline", name)
 
 
 def _send(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
