@@ -8,6 +8,8 @@ bounded by GUARD_REDIS_TIMEOUT) before the body is read: 429 with Retry-After wh
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
@@ -56,12 +58,17 @@ async def admit_upload(request: Request, redis: AsyncRedisClient, who: Principal
     )
 
 
-async def record_uploader(file_id: str, who: Principal) -> None:
-    await run_in_threadpool(owners.record, file_id, guard_identity(who))
+async def record_uploader(file_id: str, who: Principal, filename: str) -> None:
+    await run_in_threadpool(owners.record, file_id, guard_identity(who), filename)
 
 
-async def may_read(file_id: str, who: Principal) -> bool:
-    """Admins read every upload; anyone else only what they uploaded."""
+async def reader_fields(file_id: str, who: Principal) -> dict[str, Any] | None:
+    """None when `who` may not read `file_id`; else the fields to show over the stored view.
+
+    Admins read every upload as stored. An uploader reads what it uploaded, under its own file
+    name (the stored one is the first uploader's, not necessarily theirs).
+    """
     if who.is_admin:
-        return True
-    return await run_in_threadpool(owners.may_read, file_id, guard_identity(who))
+        return {}
+    name = await run_in_threadpool(owners.uploaded_as, file_id, guard_identity(who))
+    return None if name is None else {"filename": name or None}

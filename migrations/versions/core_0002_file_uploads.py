@@ -23,6 +23,7 @@ def upgrade() -> None:
         "file_uploads",
         sa.Column("file_id", sa.String(length=64), nullable=False),
         sa.Column("uploader", sa.String(length=128), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("file_id", "uploader"),
     )

@@ -2,7 +2,9 @@
 
 A file id is a content hash, so knowing it proves nothing: `GET /files/{id}` checks a row of
 `file_uploads` for (id, caller) and answers 404 otherwise, as for an unknown file, so that
-existence does not leak. Two identities uploading the same bytes each get their own row.
+existence does not leak. Two identities uploading the same bytes each get their own row, with
+their own file name: the status hash and the document carry the first uploader's, which the
+others must not see.
 The identity is the guard identity (`u.<sub>` or `ip.<address>`); a long one is stored as a
 digest so that the column stays bounded without truncation (which could make two callers one).
 """
@@ -29,23 +31,33 @@ def stored_uploader(identity: str) -> str:
     return "~" + hashlib.sha256(identity.encode()).hexdigest()
 
 
-def record(file_id: str, identity: str) -> None:
-    """Note that `identity` uploaded `file_id` (idempotent: one INSERT … ON CONFLICT)."""
+def record(file_id: str, identity: str, filename: str) -> None:
+    """Note that `identity` uploaded `file_id` as `filename` (one INSERT … ON CONFLICT).
+
+    A repeated upload by the same identity keeps one row, with the latest name.
+    """
     with session_scope() as session:
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(Upload).values(
-            file_id=file_id, uploader=stored_uploader(identity), created_at=datetime.now(UTC)
+            file_id=file_id,
+            uploader=stored_uploader(identity),
+            filename=filename[:255],
+            created_at=datetime.now(UTC),
         )
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["file_id", "uploader"]))
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["file_id", "uploader"], set_={"filename": stmt.excluded.filename}
+            )
+        )
 
 
-def may_read(file_id: str, identity: str) -> bool:
-    """True when `identity` uploaded `file_id`."""
+def uploaded_as(file_id: str, identity: str) -> str | None:
+    """The name under which `identity` uploaded `file_id`, or None when it never did."""
     with session_scope() as session:
-        query = select(Upload.file_id).where(
+        query = select(Upload.filename).where(
             Upload.file_id == file_id, Upload.uploader == stored_uploader(identity)
         )
-        return session.scalar(query) is not None
+        return session.scalar(query)
 
 
 def forget(file_ids: Iterable[str]) -> None:

@@ -55,4 +55,6 @@ class Upload(Base):
     file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     # The guard identity (`u.<sub>` or `ip.<address>`), hashed when long (see files.owners).
     uploader: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # This uploader's own file name: the status and the document keep the first uploader's.
+    filename: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -16,8 +16,10 @@ __all__ = ["files_root"]
 pytestmark = pytest.mark.usefixtures("sql_url", "files_root")
 
 
-def _post(client: TestClient, data: bytes, token: str | None = None) -> Any:
-    body, ctype = multipart(data)
+def _post(
+    client: TestClient, data: bytes, token: str | None = None, filename: str = "doc.txt"
+) -> Any:
+    body, ctype = multipart(data, filename=filename)
     headers = {"content-type": ctype}
     if token:
         headers["authorization"] = f"Bearer {token}"
@@ -65,17 +67,17 @@ def test_only_uploaders_and_admins_read_an_upload(client, token) -> None:  # typ
     data = b"alice's private notes " * 10
     file_id = hashlib.sha256(data).hexdigest()
     alice, bob, admin = token("alice"), token("bob"), token("root", role="admin")
-    assert _post(client, data, alice).status_code == 202
+    assert _post(client, data, alice, filename="alice-salary.txt").status_code == 202
     mine = _get(client, file_id, alice)
     assert mine.status_code == 200
-    assert mine.json()["filename"] == "doc.txt"
+    assert mine.json()["filename"] == "alice-salary.txt"
     unknown = _get(client, "f" * 64, bob)
     for stranger in (_get(client, file_id, bob), _get(client, file_id)):
         assert stranger.status_code == 404  # as if it did not exist: nothing leaks
         assert stranger.json() == unknown.json()
-    assert _get(client, file_id, admin).status_code == 200
-    # Bob uploads the same bytes: now he may read them too, and alice still can.
-    assert _post(client, data, bob).json()["existing"] is True
-    assert _get(client, file_id, bob).status_code == 200
-    assert _get(client, file_id, alice).status_code == 200
+    assert _get(client, file_id, admin).json()["filename"] == "alice-salary.txt"
+    # Bob uploads the same bytes: now he may read them too, under his own name, not alice's.
+    assert _post(client, data, bob, filename="notes.txt").json()["existing"] is True
+    assert _get(client, file_id, bob).json()["filename"] == "notes.txt"
+    assert _get(client, file_id, alice).json()["filename"] == "alice-salary.txt"
     assert _get(client, file_id).status_code == 404  # anonymous is a third identity

@@ -31,7 +31,7 @@ from shared.settings import get_settings
 from web.auth import Caller
 from web.deps import Redis
 from web.errors import error_body
-from web.file_access import admit_upload, may_read, record_uploader
+from web.file_access import admit_upload, reader_fields, record_uploader
 from workers.facade import EnqueueError, enqueue
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ async def upload(request: Request, redis: Redis, who: Caller) -> JSONResponse:
         raise HTTPException(400, "client disconnected during the upload") from None
     finally:
         parser.discard()  # no-op after a commit; removes the partial file otherwise
-    await record_uploader(file_id, who)
+    await record_uploader(file_id, who, filename)
     k, a = status.claim_call(file_id, filename, size_bytes, settings)
     claim = status.parse_claim(await script(redis, "file_claim")(keys=k, args=a))
     if claim.outcome == "claimed" and claim.previous == "":
@@ -95,17 +95,19 @@ async def upload(request: Request, redis: Redis, who: Caller) -> JSONResponse:
 @router.get("/files/{file_id}")
 async def file_status(file_id: str, redis: Redis, who: Caller) -> dict[str, Any]:
     """Status, progress, error and chunk count of an upload (its uploaders and admins only)."""
-    if not is_file_id(file_id) or not await may_read(file_id, who):
+    shown = await reader_fields(file_id, who) if is_file_id(file_id) else None
+    state = await _state(file_id, redis) if shown is not None else None
+    if shown is None or state is None:
         raise HTTPException(404, "unknown file")
+    return {"file_id": file_id, **state, **shown}
+
+
+async def _state(file_id: str, redis: Redis) -> dict[str, Any] | None:
     live = status.view(await redis.hgetall(keys.file_status(file_id)))
     if live is not None and live["status"] != status.DONE:
-        return {"file_id": file_id, **live}
+        return live
     doc = await run_in_threadpool(documents.get, file_id)
-    if doc is not None:
-        return {"file_id": file_id, **doc.view()}
-    if live is not None:
-        return {"file_id": file_id, **live}
-    raise HTTPException(404, "unknown file")
+    return doc.view() if doc is not None else live
 
 
 def _accepted(file_id: str, state: str, *, existing: bool) -> JSONResponse:
