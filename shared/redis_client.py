@@ -101,9 +101,9 @@ def tls_options(conn: ConnectionSettings) -> dict[str, Any]:
 
 
 def with_credentials(url: str, conn: ConnectionSettings) -> str:
-    """Put REDIS_USERNAME/REDIS_PASSWORD into a redis URL that carries none (for kombu)."""
+    """Put REDIS_USERNAME/REDIS_PASSWORD into a redis or sentinel URL that carries none (kombu)."""
     parts = urlsplit(url)
-    if not parts.scheme.startswith("redis") or parts.password or not conn.password:
+    if not parts.scheme.startswith(("redis", "sentinel")) or parts.password or not conn.password:
         return url
     user = quote(conn.username or "", safe="")
     netloc = f"{user}:{quote(conn.password, safe='')}@{parts.hostname}"

@@ -12,6 +12,7 @@ from schedules import build_schedule
 from shared import keys
 from shared.redis_client import tls_options, uses_tls, with_credentials
 from shared.settings import Settings
+from shared.settings.redis import ConnectionSettings
 from workers.queues import ALL, HEAVY, LATENCY
 
 # Tasks that answer people or protect the request path run on the latency queue.
@@ -52,6 +53,30 @@ def split_sentinel(url: str) -> tuple[str, str | None]:
     return ";".join(parts), master
 
 
+def broker_url_with_credentials(url: str, conn: ConnectionSettings) -> str:
+    """BROKER_URL with REDIS_USERNAME/REDIS_PASSWORD, in each `;`-separated sentinel URL.
+
+    kombu logs in to the primary a sentinel names with the credentials of the sentinel URL it is
+    using (the first, or the next one after a failover), so every part carries them.
+    """
+    return ";".join(with_credentials(part, conn) for part in url.split(";"))
+
+
+def sentinel_kwargs(conn: ConnectionSettings) -> dict[str, Any]:
+    """How to reach the Sentinel nodes themselves (redis-py gives them none of the primary's)."""
+    found: dict[str, Any] = {
+        "socket_timeout": conn.timeout_s,
+        "socket_connect_timeout": conn.connect_timeout_s,
+    }
+    if conn.sentinel_auth and conn.password:
+        found["password"] = conn.password
+        if conn.username:
+            found["username"] = conn.username
+    if conn.use_ssl:
+        found.update(ssl=True, **tls_options(conn))
+    return found
+
+
 def result_backend_url(settings: Settings) -> str:
     """Results live on the broker's Redis, or on the data plane when the broker is not Redis."""
     broker = settings.broker_url
@@ -65,7 +90,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
     w = settings.workers
     vt = w.visibility_timeout_s
     broker_url, sentinel_master = split_sentinel(settings.broker_url)
-    broker = with_credentials(broker_url, settings.conn)
+    broker = broker_url_with_credentials(broker_url, settings.conn)
     backend = result_backend_url(settings)
     transport_options: dict[str, Any] = {
         "visibility_timeout": vt,
@@ -77,6 +102,7 @@ def build_config(settings: Settings) -> dict[str, Any]:
     broker_options = dict(transport_options)
     if sentinel_master:
         broker_options["master_name"] = sentinel_master
+        broker_options["sentinel_kwargs"] = sentinel_kwargs(settings.conn)
     publish_retry = {
         "max_retries": 2,
         "interval_start": 0,
@@ -108,6 +134,9 @@ def build_config(settings: Settings) -> dict[str, Any]:
         "redis_socket_connect_timeout": settings.conn.connect_timeout_s,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": settings.workers.publish_timeout_s,
+        # The whole enqueue is bounded in workers.facade; this ends a send left waiting for a
+        # producer (all in use by sends stuck on a silent broker) at the same bound.
+        "broker_pool_acquire_timeout": settings.workers.publish_timeout_s,
         "broker_channel_error_retry": True,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_prefetch_multiplier": 1,

@@ -5,12 +5,18 @@ Importing this module never imports task code; a web process needs only the brok
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Literal
 
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from shared.settings import get_settings
 from workers.app import app
 
 log = logging.getLogger(__name__)
@@ -31,15 +37,60 @@ TaskName = Literal[
 
 
 class EnqueueError(RuntimeError):
-    """The broker did not accept the message within the publish timeout."""
+    """The broker did not accept the message within CELERY_PUBLISH_TIMEOUT."""
+
+
+# Sends run on a few reused threads: Celery keeps a result backend (and its Redis connection)
+# per thread, so a thread per call would open a connection per enqueue. A send still running
+# after its caller's deadline (a silent broker) holds its thread until its own socket
+# timeouts end it; calls beyond MAX_SENDERS wait in the queue and are cancelled at their deadline.
+MAX_SENDERS = 16
+_lock = threading.Lock()
+_senders: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _senders  # noqa: PLW0603  (one per process: a forked child has none of its threads)
+    current = _senders
+    if current is None or current[0] != os.getpid():
+        with _lock:
+            if _senders is None or _senders[0] != os.getpid():
+                pool = ThreadPoolExecutor(MAX_SENDERS, thread_name_prefix="enqueue")
+                _senders = (os.getpid(), pool)
+            current = _senders
+    return current[1]
 
 
 def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
     """Send task `name` with JSON arguments; returns the task id.
 
+    CELERY_PUBLISH_TIMEOUT bounds the whole send (producer, connect, result subscription,
+    publish and its retries): kombu and the result backend each bound only their own step, and
+    their retries add up. A send that was already under way at the deadline may still publish
+    (logged), as after any timeout; task bodies are idempotent.
+
     Raises:
-        EnqueueError: the broker is unreachable (after a bounded retry; the web maps it to 503).
+        EnqueueError: the broker did not accept the message in time (the web maps it to 503).
     """
+    timeout_s = get_settings().workers.publish_timeout_s
+    future = _executor().submit(_send, name, args, kwargs)
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        if not future.cancel():
+            future.add_done_callback(functools.partial(_late, name))
+        log.warning("enqueue of %s failed: no answer within %g s", name, timeout_s)
+        raise EnqueueError(
+            f"broker unavailable: could not enqueue {name} in {timeout_s:g} s"
+        ) from None
+
+
+def _late(name: str, future: Future[str]) -> None:
+    if future.exception() is None:
+        log.warning("enqueue of %s was published after its deadline", name)
+
+
+def _send(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     try:
         result = app.send_task(name, args=args, kwargs=kwargs)
     except (OperationalError, OSError, RedisError) as exc:

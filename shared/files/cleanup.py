@@ -3,7 +3,8 @@
 Failed: a `failed` document older than FILES_FAILED_RETENTION loses its stored file and its
 row, unless a new upload of the same content is being processed right now. Orphaned: a stored
 file with no document row and no live status hash, or a temporary upload file, older than
-FILES_ORPHAN_GRACE (an upload between its rename and its claim is younger than that).
+FILES_ORPHAN_GRACE (an upload between its rename and its claim is younger than that). The
+uploader rows of what is removed go with it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.files import documents, status, store
+from shared.files import documents, owners, status, store
 from shared.pipeline import chunked, execute_chunked
 from shared.redis_client import RedisClient
 from shared.settings import Settings
@@ -67,9 +68,9 @@ def _orphans(client: RedisClient, root: Path, cutoff_s: float, batch: int) -> tu
                 temp += 1
         ids = [fid for fid, _ in group if fid is not None]
         keep = documents.known_ids(ids) | _live(client, ids)
-        for fid in ids:
-            if fid not in keep and store.remove(root, fid):
-                orphans += 1
+        gone = [fid for fid in ids if fid not in keep and store.remove(root, fid)]
+        owners.forget(gone)
+        orphans += len(gone)
     _prune_empty_shards(root)
     return orphans, temp
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import session_scope
 from shared.files.chunk import TextChunk
-from shared.models.files import Chunk, Document
+from shared.models.files import Chunk, Document, Upload
 
 DONE = "done"
 FAILED = "failed"
@@ -203,12 +203,13 @@ def known_ids(file_ids: list[str]) -> set[str]:
 
 
 def delete_failed(file_ids: list[str]) -> int:
-    """Delete these documents if (still) failed; returns how many rows went."""
+    """Delete these documents (and their uploader rows) if still failed; returns how many went."""
     if not file_ids:
         return 0
     with session_scope() as session:
         doomed = Document.id.in_(file_ids) & (Document.status == FAILED)
         ids = list(session.scalars(select(Document.id).where(doomed)))
         session.execute(delete(Chunk).where(Chunk.document_id.in_(ids)))
+        session.execute(delete(Upload).where(Upload.file_id.in_(ids)))
         result = session.execute(delete(Document).where(Document.id.in_(ids)))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

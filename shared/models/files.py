@@ -1,4 +1,5 @@
-"""Tables of the files domain: one row per processed document (by content hash) and its chunks.
+"""Tables of the files domain: one row per processed document (by content hash), its chunks,
+and one row per (content, uploader).
 
 A document row is written together with all its chunks in one transaction, so a reader sees
 either a finished document with every chunk or nothing. A `failed` row carries the reason and no
@@ -41,3 +42,19 @@ class Chunk(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     start_char: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+
+
+class Upload(Base):
+    """Who uploaded which content: `GET /files/{id}` answers only its uploaders (and admins).
+
+    No foreign key: the row is written at upload time, before the worker writes the document.
+    """
+
+    __tablename__ = "file_uploads"
+
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The guard identity (`u.<sub>` or `ip.<address>`), hashed when long (see files.owners).
+    uploader: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # This uploader's own file name: the status and the document keep the first uploader's.
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

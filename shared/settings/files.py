@@ -86,6 +86,34 @@ class FilesSettings:
         "FILES_CLEANUP_BATCH", 1000, "Files or rows examined per cleanup batch.", minimum=10
     )
 
+    upload_limit: int = setting(
+        "FILE_UPLOAD_LIMIT",
+        30,
+        "Uploads per FILE_UPLOAD_WINDOW per identity, also the burst (0 = off); counted like "
+        "/chat (RATE_LIMIT_MODE, RATE_LIMIT_FAIL_MODE; policy `files` in RATE_LIMIT_OVERRIDES).",
+        minimum=0,
+    )
+    upload_window_s: float = setting(
+        "FILE_UPLOAD_WINDOW",
+        60.0,
+        "Window of FILE_UPLOAD_LIMIT and FILE_UPLOAD_BYTES_LIMIT.",
+        unit="s",
+        minimum=1,
+    )
+    upload_bytes_limit: int = setting(
+        "FILE_UPLOAD_BYTES_LIMIT",
+        200 * 1024 * 1024,
+        "Upload bytes per FILE_UPLOAD_WINDOW per identity, counted in KiB from Content-Length "
+        "(FILES_MAX_BYTES without one); 0 = off, else at least FILES_MAX_BYTES.",
+        unit="bytes",
+        minimum=0,
+    )
+
     def __post_init__(self) -> None:
         if self.chunk_overlap_chars * 2 > self.chunk_size_chars:
             raise SettingsError("FILES_CHUNK_OVERLAP: must be at most half of FILES_CHUNK_SIZE")
+        if 0 < self.upload_bytes_limit < self.max_bytes:
+            raise SettingsError(
+                "FILE_UPLOAD_BYTES_LIMIT: must be 0 or at least FILES_MAX_BYTES (else the largest "
+                "accepted file could never be uploaded)"
+            )

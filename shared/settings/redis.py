@@ -73,3 +73,10 @@ class ConnectionSettings:
     password: str | None = setting(
         "REDIS_PASSWORD", None, "Redis ACL password (also used for the broker).", secret=True
     )
+    sentinel_auth: bool = setting(
+        "REDIS_SENTINEL_AUTH",
+        True,
+        "Log in to the Sentinel nodes of a `sentinel://` BROKER_URL with REDIS_USERNAME and "
+        "REDIS_PASSWORD too (off when only the primary has a password); TLS follows "
+        "REDIS_USE_SSL.",
+    )

@@ -146,3 +146,33 @@ def test_silent_broker_gives_503_within_the_bound(
     assert status == 503, body
     assert elapsed_s < HANG_BOUND_S
     figure("enqueue_503_silent_broker_s", elapsed_s, "s")
+
+
+@pytest.mark.parametrize("redis_timeout_s", ["1", "5"])
+def test_publish_timeout_bounds_the_whole_enqueue(
+    silent_broker: int,
+    settings_env: pytest.MonkeyPatch,
+    reconfigure_app: Callable[[], dict[str, Any]],
+    redis_timeout_s: str,
+) -> None:
+    """CELERY_PUBLISH_TIMEOUT bounds connect + subscribe + publish, whatever the socket timeouts."""
+    from shared.settings import reset_settings  # noqa: PLC0415
+    from workers.facade import EnqueueError, enqueue  # noqa: PLC0415
+
+    settings_env.setenv("BROKER_URL", f"redis://127.0.0.1:{silent_broker}/1")
+    settings_env.setenv("REDIS_TIMEOUT", redis_timeout_s)
+    settings_env.setenv("REDIS_CONNECT_TIMEOUT", redis_timeout_s)
+    settings_env.setenv("CELERY_PUBLISH_TIMEOUT", "2")
+    reset_settings()
+    reconfigure_app()
+    for _ in range(2):  # the second call must not wait behind the first one's stuck producer
+        started = time.monotonic()
+        with pytest.raises(EnqueueError, match="broker unavailable"):
+            enqueue("health.probe")
+        elapsed_s = time.monotonic() - started
+        # A behaviour bound (the setting, plus scheduling slack), not a speed benchmark.
+        assert elapsed_s < 2.0 + 1.0, f"enqueue took {elapsed_s:.1f} s with a 2 s bound"
+    with TestClient(_enqueue_app()) as client:
+        status, body, elapsed_s = _timed_post(client)
+    assert status == 503, body
+    assert elapsed_s < 2.0 + 1.0

@@ -1,4 +1,4 @@
-"""Flower requires basic auth, and refuses to start without it."""
+"""Flower requires basic auth (its /metrics too), and refuses to start without it."""
 
 from __future__ import annotations
 
@@ -38,5 +38,12 @@ def test_flower_answers_401_without_credentials(tmp_path: Path) -> None:
         assert httpx.get(url, auth=("ops", "wrong"), timeout=5).status_code == 401
         assert httpx.get(f"{url}api/workers", timeout=5).status_code == 401
         assert httpx.get(url, auth=("ops", "s3cret-flower"), timeout=5).status_code == 200
+        # Metrics name workers, tasks and producer processes: the same credentials guard them.
+        assert httpx.get(f"{url}metrics", timeout=5).status_code == 401
+        assert httpx.get(f"{url}metrics", auth=("ops", "wrong"), timeout=5).status_code == 401
+        scraped = httpx.get(f"{url}metrics", auth=("ops", "s3cret-flower"), timeout=5)
+        assert scraped.status_code == 200
+        assert "flower_" in scraped.text
+        assert httpx.get(f"{url}healthcheck", timeout=5).text == "OK"  # liveness stays open
     finally:
         stop_process(proc)

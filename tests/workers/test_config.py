@@ -59,3 +59,31 @@ def test_events_follow_the_switch() -> None:
 def test_beat_uses_the_locking_scheduler() -> None:
     assert app.conf.beat_scheduler.endswith("HeartbeatRedBeatScheduler")
     assert app.conf.redbeat_key_prefix.startswith("t:")
+
+
+def test_sentinel_broker_gets_credentials_and_tls_for_primary_and_sentinels(
+    settings_env,  # type: ignore[no-untyped-def]
+) -> None:
+    from shared.settings import get_settings, reset_settings  # noqa: PLC0415
+    from workers.config import build_config  # noqa: PLC0415
+
+    settings_env.setenv("BROKER_URL", "sentinel://a:26379;sentinel://b:26379/1?master_name=grp")
+    settings_env.setenv("REDIS_USERNAME", "app")
+    settings_env.setenv("REDIS_PASSWORD", "s3cret/:@")
+    settings_env.setenv("REDIS_USE_SSL", "true")
+    settings_env.setenv("REDIS_CA_CERT_PATH", "/etc/ca.pem")
+    reset_settings()
+    config = build_config(get_settings())
+    # Each sentinel URL carries the primary's login: kombu uses the one it is connected through.
+    assert config["broker_url"] == (
+        "sentinel://app:s3cret%2F%3A%40@a:26379;sentinel://app:s3cret%2F%3A%40@b:26379/1"
+    )
+    assert config["broker_use_ssl"]["ssl_ca_certs"] == "/etc/ca.pem"
+    sentinels = config["broker_transport_options"]["sentinel_kwargs"]
+    assert (sentinels["username"], sentinels["password"]) == ("app", "s3cret/:@")
+    assert (sentinels["ssl"], sentinels["ssl_ca_certs"]) == (True, "/etc/ca.pem")
+    settings_env.setenv("REDIS_SENTINEL_AUTH", "false")  # only the primary has a password
+    reset_settings()
+    sentinels = build_config(get_settings())["broker_transport_options"]["sentinel_kwargs"]
+    assert "password" not in sentinels
+    assert sentinels["ssl"] is True

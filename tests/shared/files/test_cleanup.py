@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from shared.db import session_scope
-from shared.files import documents, status, store
+from shared.files import documents, owners, status, store
 from shared.files.chunk import TextChunk
 from shared.files.cleanup import cleanup
 from shared.models.files import Document
@@ -34,15 +34,19 @@ def test_old_failed_uploads_go_unless_being_reprocessed(r, sql_url, files_root) 
     old, young, retried = (store_file(files_root, f"doc {i}".encode()) for i in range(3))
     for fid in (old, young, retried):
         documents.save_failed(fid, filename="", media_type="text", size_bytes=5, error="bad")
+        owners.record(fid, "u.alice", "a.txt")
     _backdate(old, 2 * DAY_S)
     _backdate(retried, 2 * DAY_S)
     status.claim(r, retried, "", 5, s)  # uploaded again: queued right now
     assert cleanup(r, s)["failed"] == 1
     assert documents.get(old) is None
     assert not store.path_for(files_root, old).exists()
+    # Gone with its uploader row: a later upload of the same bytes by bob is his alone.
+    assert owners.uploaded_as(old, "u.alice") is None
     for kept in (young, retried):
         assert documents.get(kept) is not None
         assert store.path_for(files_root, kept).exists()
+        assert owners.uploaded_as(kept, "u.alice") == "a.txt"
 
 
 def test_orphans_and_stale_temp_files_go_referenced_and_young_files_stay(
@@ -58,6 +62,7 @@ def test_orphans_and_stale_temp_files_go_referenced_and_young_files_stay(
     status.claim(r, queued, "", 6, s)
     for fid in (orphan, done, queued):
         _age(store.path_for(files_root, fid), 2 * s.files.orphan_grace_s)
+        owners.record(fid, "ip.10.0.0.1", "b.txt")
     tmp_dir = files_root / store.TMP_DIR
     tmp_dir.mkdir()
     stale_tmp, fresh_tmp = tmp_dir / "a.part", tmp_dir / "b.part"
@@ -69,8 +74,11 @@ def test_orphans_and_stale_temp_files_go_referenced_and_young_files_stay(
     assert not store.path_for(files_root, orphan).exists()
     assert not store.path_for(files_root, orphan).parent.exists()  # empty shard pruned
     assert not stale_tmp.exists()
+    assert owners.uploaded_as(orphan, "ip.10.0.0.1") is None
     for fid in (young_orphan, done, queued):
         assert store.path_for(files_root, fid).exists()
+    for fid in (done, queued):
+        assert owners.uploaded_as(fid, "ip.10.0.0.1") == "b.txt"
     assert fresh_tmp.exists()
 
 
