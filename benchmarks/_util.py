@@ -105,10 +105,7 @@ def _ms(text: str) -> float:
     return float(value) * _UNITS[unit]
 
 
-WRK_MISSING = (
-    "wrk is not installed. Install Debian's package: `apt-get install wrk` "
-    "(or build it from https://github.com/wg/wrk)."
-)
+WRK_MISSING = "wrk is not installed. Install Debian's package: `apt-get install wrk`."
 
 
 def require_wrk() -> None:
@@ -137,7 +134,9 @@ def wrk(
         args += ["--", *script_args]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    found = {q: re.search(rf"\b{q}%\s+(\S+)", out) for q in (50, 90, 99)}
+    # Anchored: the thread-stats lines also end in percentages ("+/- Stdev 90.50%").
+    found = {q: re.search(rf"^\s+{q}%\s+(\S+)$", out, re.MULTILINE) for q in (50, 90, 99)}
+    assert all(found.values()), f"no latency distribution in wrk's output:\n{out}"
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     return {

@@ -140,6 +140,9 @@ class Client:
     async def hit(self, i: int, n: int) -> Any: ...
     async def flush(self) -> Any: ...
 
+    async def flush_op(self, _i: int, _n: int) -> Any:
+        return await self.flush()
+
     def guard(self, i: int, n: int) -> list[str]:
         """The guard's keys with a fresh reservation record (today's /chat writes one per hit)."""
         return [*self.mix.guard_keys[i], f"{self.mix.reservation_prefix[i]}{n}"]
@@ -258,7 +261,8 @@ class CoRedis(Client):
         )
         self.context = self.client.__asynccontextmanager__()
         await self.context.__aenter__()
-        self.maxlen, self.approx = PureToken.MAXLEN, PureToken.APPROXIMATELY
+        self.maxlen: Any = PureToken.MAXLEN
+        self.approx: Any = PureToken.APPROXIMATELY
 
     async def close(self) -> None:
         await self.context.__aexit__(None, None, None)
@@ -344,9 +348,7 @@ async def _main(seconds: float, rounds: int) -> None:
                     hits.setdefault((c.label, conc), []).append(await measure(c.hit, conc, seconds))
             for c in clients:
                 if not isinstance(c, RedisPyTwoTrips | RedisPyWidePool):
-                    flushes.setdefault(c.label, []).append(
-                        await measure(lambda _i, _n, c=c: c.flush(), 1, seconds)
-                    )
+                    flushes.setdefault(c.label, []).append(await measure(c.flush_op, 1, seconds))
         for c in clients:
             await c.close()
     _report(hits, flushes, clients, seconds, rounds, pool)
