@@ -132,7 +132,10 @@ def _prewarm(bases: dict[str, str], token: str) -> None:
                 assert got.headers.get("X-Cache") == "hit", (label, dict(got.headers))
 
 
-def _load(bases: dict[str, str], scripts: dict[str, str], seconds: float, rounds: int) -> dict:  # type: ignore[type-arg]
+Medians = dict[tuple[str, int], dict[str, float]]  # (target, connections) -> wrk figures
+
+
+def _load(bases: dict[str, str], scripts: dict[str, str], seconds: float, rounds: int) -> Medians:
     def run(target: str, conns: int, secs: float, tag: str) -> dict[str, float]:
         script = scripts["miss" if target == "ours miss" else "hit"]
         args = (tag,) if target == "ours miss" else ()
@@ -170,7 +173,7 @@ def _error_decisions(base: str) -> float:
     )
 
 
-def _report(med: dict, seconds: float, rounds: int) -> bool:  # type: ignore[type-arg]
+def _report(med: Medians, seconds: float, rounds: int) -> bool:
     rows = []
     for c in CONNECTIONS:
         rps = {t: med[(t, c)]["rps"] for t in TARGETS}
