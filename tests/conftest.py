@@ -29,6 +29,9 @@ pytest_plugins = (
     "tests.fixtures.processes",
 )
 
+# Helpers that assert on behalf of several test modules: show the values when they fail.
+pytest.register_assert_rewrite("tests.health_probe")
+
 _STATE: dict[str, object] = {}
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery.result import AsyncResult
 
 import embedded_redis
+from tests import health_probe
 from tests.fixtures.processes import RedisServer, wait_for
 from tests.fixtures.tls import Certs, make_certs
 
@@ -66,20 +66,19 @@ def test_task_through_a_broker_found_by_sentinel(
     settings_env: pytest.MonkeyPatch,
     reconfigure_app: Callable[[], dict[str, Any]],
     request: pytest.FixtureRequest,
+    r: Any,
 ) -> None:
     import redis  # noqa: PLC0415
 
     from shared.settings import reset_settings  # noqa: PLC0415
-    from workers import app  # noqa: PLC0415
-    from workers.facade import enqueue  # noqa: PLC0415
 
     settings_env.setenv("BROKER_URL", f"sentinel://127.0.0.1:{sentinel}/1?master_name={GROUP}")
     reset_settings()
     config = reconfigure_app()
     assert config["broker_transport_options"]["master_name"] == GROUP
+    health_probe.make_healthy(r, settings_env)
     request.getfixturevalue("worker")
-    result = AsyncResult(enqueue("health.probe"), app=app).get(timeout=30)
-    assert result["status"] in ("pass", "warn", "fail")
+    health_probe.assert_passed(health_probe.probe(r))
     # The messages went through the primary the sentinel named (db 1 there holds kombu's keys).
     assert redis.Redis(port=private_redis.port, db=1).exists("_kombu.binding.latency")
 

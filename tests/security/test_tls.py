@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from tests import health_probe
 from tests.fixtures.tls import TlsRedis
 
 VERIFY_FAILED = "certificate verify failed"
@@ -58,22 +59,19 @@ def test_broker_config_requires_certificates(
 
 
 def test_task_round_trip_with_broker_and_backend_over_tls(
-    tls_env: TlsRedis, reconfigure_app: Callable[[], dict[str, Any]], request: pytest.FixtureRequest
+    tls_env: TlsRedis,
+    reconfigure_app: Callable[[], dict[str, Any]],
+    request: pytest.FixtureRequest,
+    settings_env: pytest.MonkeyPatch,
 ) -> None:
-    from celery.result import AsyncResult  # noqa: PLC0415
-
-    from workers import app  # noqa: PLC0415
-    from workers.facade import enqueue  # noqa: PLC0415
-
     reconfigure_app()
-    request.getfixturevalue("worker")  # started after the app points at the TLS broker
-    task_id = enqueue("health.probe")
-    result = AsyncResult(task_id, app=app).get(timeout=30)
-    assert result["status"] in ("pass", "warn", "fail")
     plain = tls_env.admin(0)
-    assert plain.exists("t:snap:health")  # the worker wrote its snapshot over TLS
+    health_probe.make_healthy(plain, settings_env)
+    request.getfixturevalue("worker")  # started after the app points at the TLS broker
+    probe = health_probe.probe(plain)  # the snapshot the worker wrote over TLS
+    health_probe.assert_passed(probe)
     broker_db = tls_env.admin(1)
-    assert broker_db.exists(f"celery-task-meta-{task_id}")  # the result came back over TLS
+    assert broker_db.exists(f"celery-task-meta-{probe.task_id}")  # the result came back over TLS
 
 
 def test_broker_with_wrong_ca_refuses_to_publish(

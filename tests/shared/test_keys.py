@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import fnmatch
-
 import pytest
-from hypothesis import given
+import redis
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared import keys
@@ -21,20 +20,67 @@ def test_plain_ids_stay_readable() -> None:
     assert keys.safe_id("alice@example.com") == "alice@example.com"
 
 
-@given(st.text(min_size=1, max_size=80))
-def test_glob_escape_matches_only_itself(text: str) -> None:
-    escaped = keys.glob_escape(text)
-    # Redis MATCH and fnmatch differ on backslash escapes; check the property on Redis' syntax:
-    # no unescaped special character is left.
-    i = 0
-    while i < len(escaped):
-        if escaped[i] == "\\":
+# Redis glob specials and their neighbours, lone surrogates (ids arrive as arbitrary str), any
+# code point; and long ids built from them.
+_HOSTILE_CHARS = st.sampled_from([*"*?[]\\^!-{}:~", "\ud800", "\udc80", "\udfff"]) | st.characters(
+    exclude_categories=()
+)
+hostile_ids = st.text(_HOSTILE_CHARS, min_size=1, max_size=80) | st.builds(
+    lambda unit, times: unit * times,
+    st.text(_HOSTILE_CHARS, min_size=1, max_size=8),
+    st.integers(min_value=200, max_value=2_000),
+)
+
+
+def _redis_glob_literal(pattern: str) -> str | None:
+    """The one string a Redis MATCH pattern matches, or None if it has a wildcard or class.
+
+    Follows Redis' stringmatchlen: `\\x` is the literal x (a trailing `\\` is itself), and an
+    unescaped `*`, `?` or `[` is a wildcard.
+    """
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
             i += 2
             continue
-        assert escaped[i] not in "*?[]"
+        if c in "*?[":
+            return None
+        out.append(c)
         i += 1
-    if not set(text) & set("*?[]\\"):
-        assert fnmatch.fnmatchcase(text, escaped)
+    return "".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hostile_ids)
+def test_glob_escape_matches_only_itself(text: str) -> None:
+    assert _redis_glob_literal(keys.glob_escape(text)) == text
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # Redis keys are bytes; ids may not be UTF-8
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    # The Redis fixture is the empty test server; each example deletes what it wrote.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(hostile_ids)
+def test_glob_escaped_hostile_ids_match_only_themselves_in_redis(r: redis.Redis, text: str) -> None:
+    base = "t:ge:"
+    wildcard_twins = {text + "Z", "Z" + text, text.replace("\\", "")} | {
+        text[:i] + "Z" + text[i + 1 :] for i, c in enumerate(text[:200]) if c in "*?[]\\"
+    }
+    written = [_encode(base + k) for k in {text} | wildcard_twins]
+    r.mset(dict.fromkeys(written, 1))
+    try:
+        pattern = _encode(base + keys.glob_escape(text))
+        assert list(r.scan_iter(match=pattern, count=1_000)) == [_encode(base + text)]
+    finally:
+        r.delete(*written)
 
 
 def test_glob_escape_against_real_redis(r) -> None:  # type: ignore[no-untyped-def]

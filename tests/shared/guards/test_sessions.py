@@ -76,11 +76,30 @@ def test_session_ids_are_bounded(r: redis.Redis, bad: str) -> None:
         sessions.acquire(r, "u", bad, LIM)
 
 
+# Glob and hash-tag characters, separators, a lone surrogate, and long ids that differ only in
+# their last character: all of them reach the key as a digest, which must not collide.
+HOSTILE_USERS = [
+    "*", "?", "[u]", "\\", "{u:x}", "a:b", "\ud800", "x" * 10_000, "x" * 9_999 + "y",
+    "x" * 65, "x" * 64 + "~", "u*", "x",
+]  # fmt: skip
+
+
 def test_users_are_isolated_even_with_hostile_ids(r: redis.Redis) -> None:
-    for user in ["*", "{u:x}", "a:b", "x" * 10_000]:
-        sessions.acquire(r, user, "a", LIM, NOW)
-        sessions.acquire(r, user, "b", LIM, NOW)
-    sessions.acquire(r, "x", "a", LIM, NOW)  # unaffected by the others
+    own = {user: {f"s{n}-a", f"s{n}-b"} for n, user in enumerate(HOSTILE_USERS)}
+    for user, ids in own.items():
+        for sid in sorted(ids):
+            sessions.acquire(r, user, sid, LIM, NOW)  # at its own limit, never at another's
+    # One set per user: colliding keys would merge sets and reject an acquire above.
+    stored = {key: {m.decode() for m in r.zrange(key, 0, -1)} for key in r.scan_iter()}
+    assert sorted(stored.values(), key=sorted) == sorted(own.values(), key=sorted)
+    for user, ids in own.items():
+        assert {m.decode() for m in r.zrange(keys.sessions(user), 0, -1)} == ids
+        with pytest.raises(ConcurrencyLimitError):
+            sessions.acquire(r, user, "one-too-many", LIM, NOW + 1)
+    # Another user's session id is unknown here: not renewed, not released.
+    assert sessions.heartbeat(r, "*", "s1-a", 10.0, NOW + 2) is None
+    assert sessions.release(r, "?", "s0-a", NOW + 2) is False
+    assert r.zscore(keys.sessions("*"), "s0-a") is not None
 
 
 def test_sweep_removes_expired_members_everywhere_and_counts_live(r: redis.Redis) -> None:
