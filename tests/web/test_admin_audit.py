@@ -209,3 +209,25 @@ def test_a_real_outage_is_still_503(admin: dict[str, str], sql_url: str, setting
         response = down.get("/admin/audit", params={"since": "0"}, headers=admin)
     assert response.status_code == 503
     assert response.json()["error"]["message"] == "data store unavailable"
+
+
+def test_secrets_in_values_and_secret_shaped_subjects_never_reach_the_trail(
+    client: TestClient, token: Callable[..., str], sql_url: str
+) -> None:
+    subject = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K"
+    headers = {"Authorization": f"Bearer {token(sub=subject, role='admin')}"}
+    leaked = '{"password": "hunter2"}'
+    for body in ({"tag": leaked}, {"user_id": leaked}, {"pattern": leaked}):
+        client.post("/admin/cache/invalidate", json=body, headers=headers)
+    response = client.get("/admin/audit", headers=headers)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert len(items) == 3
+    assert "hunter2" not in response.text
+    assert "sk-proj" not in response.text
+    [actor] = {i["actor"] for i in items}  # one stable label: the trail keeps who acted
+    assert actor.startswith("user:h:")
+    # The admin finds the events by the raw subject or by its label.
+    for wanted in (f"user:{subject}", actor):
+        found = client.get("/admin/audit", params={"actor": wanted}, headers=headers).json()
+        assert [i["id"] for i in found["items"]] == [i["id"] for i in items]

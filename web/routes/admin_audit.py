@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from shared import keys
+from shared.audit.append import actor_of
 from shared.audit.query import (
     Filters,
     archive_counts,
@@ -66,7 +67,10 @@ async def list_events(
         except ValueError:
             raise HTTPException(422, "cursor: not a cursor returned by this endpoint") from None
     filters = Filters(
-        actor or None, type or None, _time_ms("since", since), _time_ms("until", until)
+        actor_of(actor) if actor else None,
+        type or None,
+        _time_ms("since", since),
+        _time_ms("until", until),
     )
     # Order matters (see shared/audit/query.py): watermark and Redis first, SQL last.
     _, tail = await redis_tail(
