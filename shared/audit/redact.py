@@ -87,12 +87,13 @@ _PAIR = re.compile(
 )
 
 
-# Every value pattern above, and every secret name part, contains one of these; one search rules
-# most text out at once
-# (the append is on the request path, and most values hold no secret).
+# Every value pattern above, and every secret name part, contains one of these (lowercased);
+# one search of the lowercased text rules most text out at once (the append is on the request
+# path, and most values hold no secret). A case-sensitive search of `lower()` is about three
+# times faster than the same alternation under (?i).
 _HINT = re.compile(
-    r"(?i)PRIVATE KEY|eyJ|bearer|basic|token|sk-|k_live|k_test|gh[pousr]_|github_pat|glpat|hf_|npm_"
-    r"|xox|AKIA|ASIA|AIza|://|pass|pwd|secret|key|auth|cookie|credential|jwt|signature|otp|pin|ssn"
+    r"private key|eyj|bearer|basic|token|sk-|k_live|k_test|gh[pousr]_|github_pat|glpat|hf_|npm_"
+    r"|xox|akia|asia|aiza|://|pass|pwd|secret|key|auth|cookie|credential|jwt|signature|otp|pin|ssn"
 )
 _KIND = re.compile(r"([a-z][a-z0-9_]{0,15}):")
 IDENTITY_HEX = 16
@@ -116,7 +117,7 @@ def _pair(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with every secret-shaped substring replaced by `[REDACTED]`."""
-    if _HINT.search(text) is None:
+    if _HINT.search(text.lower()) is None:
         return text
     for pattern, replacement in _VALUE_PATTERNS:
         text = pattern.sub(replacement, text)
