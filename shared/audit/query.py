@@ -61,9 +61,9 @@ def parse_time_ms(raw: str) -> int:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         seconds = parsed.timestamp()
-    if not math.isfinite(seconds) or not 0 <= seconds * 1000 <= MAX_MS:
+    if not math.isfinite(seconds) or not 0 <= (ms := math.floor(seconds * 1000)) <= MAX_MS:
         raise ValueError(f"time out of range: {raw!r}")
-    return int(seconds * 1000)
+    return ms
 
 
 @dataclass(frozen=True)
