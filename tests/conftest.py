@@ -57,6 +57,9 @@ def pytest_configure(config: pytest.Config) -> None:
             # Tests write snapshots and read them back at once; the web micro-cache is tested
             # on its own (tests/web/test_snapshot_cache.py).
             "WEB_SNAPSHOT_CACHE_TTL": "0",
+            # The models the tests count by name; any other is folded into `other`
+            # (tests/web/test_model_labels.py runs with the default list).
+            "KNOWN_MODELS": "demo,small,m1,m2",
         }
     )
     _STATE["base"] = base

@@ -1,14 +1,17 @@
 """Prometheus gauges from the analytics snapshots (registered in web/metrics.SNAPSHOT_METRICS).
 
-Aggregates only: labels are models, message types, metric and detector names, never users.
+Aggregates only: labels are models (known ones, or `other`), message types, metric and detector
+names, never users.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from shared.models_catalog import model_label
 from shared.snapshots import Snapshot
 
 
@@ -44,15 +47,26 @@ def summary_metrics(snap: Snapshot) -> Iterable[Metric]:
     tokens = GaugeMetricFamily(
         "chatbot_model_tokens", "Tokens per model and kind", labels=["model", "kind"]
     )
+    # The snapshot's models are folded already; folding again here bounds the labels even for a
+    # snapshot an older rollup wrote. Counts add up; percentiles cannot, so an unknown model's
+    # latency is left out until the next snapshot.
+    messages: Counter[str] = Counter()
+    kinds: Counter[tuple[str, str]] = Counter()
     for model, n in data.get("by_model", {}).items():
-        by_model.add_metric([model], float(n))
+        messages[model_label(model)] += n
     for model, t in data.get("tokens_by_model", {}).items():
-        tokens.add_metric([model, "prompt"], float(t["prompt"]))
-        tokens.add_metric([model, "completion"], float(t["completion"]))
+        for kind in ("prompt", "completion"):
+            kinds[model_label(model), kind] += t[kind]
+    for label, n in messages.items():
+        by_model.add_metric([label], float(n))
+    for (label, kind), n in kinds.items():
+        tokens.add_metric([label, kind], float(n))
     latency = GaugeMetricFamily(
         "chatbot_model_latency_ms", "Latency percentile per model", labels=["model", "quantile"]
     )
     for model, pcts in data.get("latency_ms_by_model", {}).items():
+        if model_label(model) != model:
+            continue
         for q, v in pcts.items():
             if v is not None:
                 latency.add_metric([model, q], float(v))

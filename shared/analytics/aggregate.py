@@ -9,7 +9,8 @@ events naively and compare.
 Bucket hash fields (the same names are summed into `keys.analytics_totals()`):
 `msg`, `msg:m:<model>`, `msg:t:<type>`, `tok_p:<model>`, `tok_c:<model>`, `err`,
 `cache_hit`, `cache_lookup`, `lat:<model>:<bin>` (see `histogram`), and for the metrics
-stream `metric:<name>:sum` / `metric:<name>:n`.
+stream `metric:<name>:sum` / `metric:<name>:n`. `<model>` is `model_label(model)`: a known model
+or `other`, so clients cannot add fields by inventing model names.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shared import keys
 from shared.analytics import buckets
 from shared.analytics.events import EventError, parse_tuple
 from shared.analytics.histogram import bin_of
+from shared.models_catalog import model_label
 from shared.settings.analytics import AnalyticsSettings
 
 
@@ -143,10 +145,12 @@ class Batch:
 
     def _expand_counters(self) -> None:
         d, hincr = self.delta, self.delta.hincr
+        known = self.settings.known_models
         for (minute, model, type_, lat_bin, error, hit), n in self.counts.items():
             targets = self.targets(minute)
             d.expired += n * (len(buckets.GRANULARITIES) + 1 - len(targets))
-            names = ["msg", f"msg:m:{model}", f"msg:t:{type_}", f"lat:{model}:{lat_bin}"]
+            label = model_label(model, known)
+            names = ["msg", f"msg:m:{label}", f"msg:t:{type_}", f"lat:{label}:{lat_bin}"]
             if error:
                 names.append("err")
             if hit is not None:
@@ -158,9 +162,10 @@ class Batch:
                 for name in names:
                     fields[name] += n
         for (minute, model), (pt, ct) in self.tokens.items():
+            label = model_label(model, known)
             for key in self.targets(minute):
-                hincr[key][f"tok_p:{model}"] += pt
-                hincr[key][f"tok_c:{model}"] += ct
+                hincr[key][f"tok_p:{label}"] += pt
+                hincr[key][f"tok_c:{label}"] += ct
         for (minute, name), (total, count) in self.samples.items():
             for key in self.targets(minute):
                 d.hincr_float[key][f"metric:{name}:sum"] += total

@@ -7,11 +7,12 @@ The rollup calls `write_snapshots` after consuming; the web only reads the snaps
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from shared import keys, snapshots
 from shared.analytics import buckets, histogram
+from shared.models_catalog import model_label
 from shared.redis_client import RedisClient
 from shared.settings import Settings
 
@@ -104,6 +105,16 @@ def build_series(
     }
 
 
+def _by_label(totals: dict[str, float], prefix: str) -> dict[str, int]:
+    """Sums of the `<prefix><model>` fields per `model_label`: fields an older rollup wrote per
+    raw model name (the totals hash is all-time) fold into `other` as they are read."""
+    out: Counter[str] = Counter()
+    for name, value in totals.items():
+        if name.startswith(prefix):
+            out[model_label(name[len(prefix) :])] += int(value)
+    return dict(out)
+
+
 def build_summary(client: RedisClient, now_s: float) -> dict[str, Any]:
     """The dashboard summary: all-time totals, today's and this month's HLLs (one pipeline)."""
     day = buckets.start_of("day", now_s)
@@ -115,8 +126,12 @@ def build_summary(client: RedisClient, now_s: float) -> dict[str, Any]:
         totals_raw, users_day, users_month, hour_raw = pipe.execute()
     totals = decode(totals_raw)
     overall = bucket_values(totals)
-    hists = latency_hists(totals)
-    by_model = {k[6:]: int(v) for k, v in totals.items() if k.startswith("msg:m:")}
+    by_model = _by_label(totals, "msg:m:")
+    prompt, completion = _by_label(totals, "tok_p:"), _by_label(totals, "tok_c:")
+    grouped: defaultdict[str, list[dict[int, int]]] = defaultdict(list)
+    for model, hist in latency_hists(totals).items():
+        grouped[model_label(model)].append(hist)
+    hists = {m: histogram.merge(hs) for m, hs in grouped.items()}
     return {
         "messages_total": overall["messages"],
         "unique_users": int(users_day),
@@ -124,11 +139,7 @@ def build_summary(client: RedisClient, now_s: float) -> dict[str, Any]:
         "by_model": by_model,
         "by_type": {k[6:]: int(v) for k, v in totals.items() if k.startswith("msg:t:")},
         "tokens_by_model": {
-            m: {
-                "prompt": int(totals.get(f"tok_p:{m}", 0)),
-                "completion": int(totals.get(f"tok_c:{m}", 0)),
-            }
-            for m in by_model
+            m: {"prompt": prompt.get(m, 0), "completion": completion.get(m, 0)} for m in by_model
         },
         "latency_ms_by_model": {
             m: {f"p{p}": histogram.percentile(h, p) for p in histogram.PERCENTILES}

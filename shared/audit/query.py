@@ -11,8 +11,10 @@ the next page holds only strictly older events. Time filters become stream id bo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, tuple_
@@ -27,6 +29,41 @@ _STATE = STATE
 _REDIS_CHUNK = 500
 # Above every real stream id, and within a signed 64-bit SQL integer.
 MAX_ID = (2**63 - 1, 0)
+# Filters outside these bounds are the caller's mistake, refused before any Redis or SQL call:
+# Redis answers an out-of-range id with an error (read as an outage) and SQL integers stop at
+# 2**63. Times run from the epoch (no stream id is older) to the last instant `datetime` knows.
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_SEQ = 2**63 - 1
+
+
+def parse_cursor(raw: str) -> tuple[int, int]:
+    """(ms, seq) of a page cursor: a stream id above 0-0, at most MAX_MS-MAX_SEQ.
+
+    Raises:
+        ValueError: not a stream id, or outside that range.
+    """
+    ms, seq = parse_id(raw)
+    if (ms, seq) == (0, 0) or ms > MAX_MS or seq > MAX_SEQ:
+        raise ValueError(f"stream id out of range: {raw!r}")
+    return ms, seq
+
+
+def parse_time_ms(raw: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time (UTC when no offset) or of epoch seconds.
+
+    Raises:
+        ValueError: neither form, not finite, or outside 1970-01-01 .. 9999-12-31 (UTC).
+    """
+    try:
+        seconds = float(raw)
+    except ValueError:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        seconds = parsed.timestamp()
+    if not math.isfinite(seconds) or not 0 <= (ms := math.floor(seconds * 1000)) <= MAX_MS:
+        raise ValueError(f"time out of range: {raw!r}")
+    return ms
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from shared import keys
 from shared.guards.overrides import override_for
+from shared.models_catalog import model_label
 from shared.settings.guards import GuardSettings
 
 ENFORCE, SHADOW, OFF = "enforce", "shadow", "off"
@@ -132,7 +133,11 @@ def token_policies(s: GuardSettings, user: str | None, tenant: str | None) -> tu
 
 
 def policy_key(identity: str, policy: Policy, model: str | None = None) -> str:
-    """The bucket key; per-model policies add the (hashed when unusual) model to the suffix."""
+    """The bucket key; per-model policies add the model's label (a known model, or `other`).
+
+    One bucket per label, not per name: a client inventing model names would otherwise get a
+    fresh budget, and a new key, with each one.
+    """
     if policy.name == "model_tokens" and model is not None:
-        return keys.rate_limit(identity, f"{policy.name}.{keys.safe_id(model)}")
+        return keys.rate_limit(identity, f"{policy.name}.{keys.safe_id(model_label(model))}")
     return keys.rate_limit(identity, policy.name)

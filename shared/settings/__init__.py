@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "analytics": AnalyticsSettings,
     "files": FilesSettings,
 }
+# The names POST /chat accepts as a model.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _ALLOWED_PREFIX_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
 
 
@@ -79,6 +82,9 @@ class Settings:
                 raise SettingsError(f"{env}: expected a URL such as redis://host:6379/0")
         if self.health.memory_warn_ratio > self.health.memory_fail_ratio:
             raise SettingsError("HEALTH_MEMORY_WARN_RATIO: must not exceed the fail ratio")
+        for model in self.analytics.known_models:
+            if not _MODEL_NAME.fullmatch(model):
+                raise SettingsError(f"KNOWN_MODELS: letters, digits and ._:- only, got {model!r}")
 
 
 @functools.cache

@@ -151,3 +151,9 @@ class AnalyticsSettings:
         unit="s",
         minimum=1,
     )
+    known_models: tuple[str, ...] = setting(
+        "KNOWN_MODELS",
+        ("demo",),
+        "Comma-separated model names counted by name in metric labels, analytics and per-model "
+        "token buckets; requests for any other model are counted as `other` (bounded labels).",
+    )

@@ -96,6 +96,13 @@ class AuditSettings:
         unit="rows",
         minimum=0,
     )
+    identity_key: str | None = setting(
+        "AUDIT_IDENTITY_KEY",
+        None,
+        "HMAC key of the `<kind>:h:<hex>` label that replaces an actor shaped like a secret "
+        "(or too long to keep). Unset: derived from JWT_SECRET (labels change when it rotates).",
+        secret=True,
+    )
     crash_point: str = setting(
         "AUDIT_TEST_CRASH_POINT",
         "",

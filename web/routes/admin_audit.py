@@ -13,8 +13,16 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 
 from shared import keys
-from shared.audit import parse_id
-from shared.audit.query import Filters, archive_counts, archive_page, merge_page, redis_tail
+from shared.audit.append import actor_of
+from shared.audit.query import (
+    Filters,
+    archive_counts,
+    archive_page,
+    merge_page,
+    parse_cursor,
+    parse_time_ms,
+    redis_tail,
+)
 from shared.audit.verify import last_verification, record, verify_chain
 from shared.db import get_engine
 from shared.models.audit import ensure_tables
@@ -26,20 +34,15 @@ router = APIRouter(prefix="/admin/audit", tags=["audit"], dependencies=[Depends(
 
 
 def _time_ms(name: str, raw: str | None) -> int | None:
-    """Epoch milliseconds of an ISO 8601 time or epoch seconds; 422 when neither."""
+    """Epoch milliseconds of an ISO 8601 time or epoch seconds; 422 naming `name` when bad."""
     if raw is None or raw == "":
         return None
     try:
-        return int(float(raw) * 1000)
+        return parse_time_ms(raw)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, f"{name}: expected ISO 8601 or epoch seconds") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+        raise HTTPException(
+            422, f"{name}: expected ISO 8601 or epoch seconds, 1970-01-01 to 9999-12-31 UTC"
+        ) from None
 
 
 def _archive_page(filters: Filters, cursor: str | None, want: int) -> list[Any]:
@@ -60,11 +63,14 @@ async def list_events(
     """Audit events newest first, Redis tail and archive merged, each exactly once."""
     if cursor:
         try:
-            parse_id(cursor)
+            parse_cursor(cursor)
         except ValueError:
             raise HTTPException(422, "cursor: not a cursor returned by this endpoint") from None
     filters = Filters(
-        actor or None, type or None, _time_ms("since", since), _time_ms("until", until)
+        actor_of(actor) if actor else None,
+        type or None,
+        _time_ms("since", since),
+        _time_ms("until", until),
     )
     # Order matters (see shared/audit/query.py): watermark and Redis first, SQL last.
     _, tail = await redis_tail(

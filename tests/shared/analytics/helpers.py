@@ -11,6 +11,7 @@ import redis
 
 from shared import keys
 from shared.analytics.events import event_fields
+from shared.models_catalog import model_label
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,12 @@ def nearest_rank(values: list[float], pct: float) -> float:
 
 
 def recount(events: list[Ev]) -> dict[str, Any]:
-    """What every aggregate must equal, computed naively."""
-    by_model = Counter(e.model for e in events)
+    """What every aggregate must equal, computed naively (per model label: known, or other)."""
+    by_model = Counter(model_label(e.model) for e in events)
     tokens: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
     for e in events:
-        tokens[e.model][0] += e.prompt_tokens
-        tokens[e.model][1] += e.completion_tokens
+        tokens[model_label(e.model)][0] += e.prompt_tokens
+        tokens[model_label(e.model)][1] += e.completion_tokens
     lookups = [e for e in events if e.cache_hit is not None]
     return {
         "messages_total": len(events),
@@ -73,6 +74,7 @@ def recount(events: list[Ev]) -> dict[str, Any]:
         "per_hour": Counter(e.ts_ms // 3_600_000 * 3600 for e in events),
         # the stream keeps latencies to the microsecond (3 decimals of a ms)
         "latencies": {
-            m: [round(e.latency_ms, 3) for e in events if e.model == m] for m in by_model
+            m: [round(e.latency_ms, 3) for e in events if model_label(e.model) == m]
+            for m in by_model
         },
     }

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.audit.redact import REDACTED, clean_details, is_secret_name, redact_text
+from shared.audit.redact import (
+    REDACTED,
+    actor_label,
+    clean_details,
+    is_secret_name,
+    redact_text,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 SECRETS = [
@@ -150,3 +156,71 @@ def test_any_input_becomes_bounded_json(details: dict[str, object]) -> None:
     encoded = orjson.dumps(out)
     assert len(encoded) <= 2048 or out.get("_truncated") is True
     assert len(orjson.dumps(out)) < 2048 + 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"password": "hunter2"}',
+        "{'password': 'hunter2'}",
+        '[{"user": "a", "credentials": {"pass": "hunter2"}}]',
+        '{"nested": "{\\"client_secret\\": \\"hunter2\\"}"}',
+        "refresh_token=hunter2&next=/",
+        "X-Api-Key: hunter2",
+        "login with password: hunter2 please",
+        "clientSecret = 'hunter2'",
+    ],
+)
+def test_secrets_nested_in_string_values_are_redacted(value: str) -> None:
+    """session_id, user_id, tag or pattern values are free text chosen by the caller."""
+    for name in ("session_id", "user_id", "tag", "pattern"):
+        out = clean_details({name: value}, max_chars=200, max_bytes=4096)
+        assert "hunter2" not in orjson.dumps(out).decode(), (name, out)
+        assert REDACTED in out[name]
+
+
+def test_json_strings_without_secrets_are_kept_as_they_were() -> None:
+    value = '{"user":  "alice", "prompt_tokens": 3}'
+    assert clean_details({"tag": value}, max_chars=200, max_bytes=4096) == {"tag": value}
+
+
+@pytest.mark.parametrize(
+    "text", ["prompt_tokens: 12", "author: Bob", "keyword=apple", "monkey=1", "session_id: abc"]
+)
+def test_plain_key_value_text_stays(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk_live_" + "a1B2" * 6,
+        "github_pat_" + "A1b2C3" * 6,
+        "glpat-" + "a1B2c3D4e5" * 2,
+        "hf_" + "a1B2c3D4e5" * 3,
+        "npm_" + "a1B2c3D4e5" * 4,
+    ],
+)
+def test_more_token_shapes(secret: str) -> None:
+    assert secret not in redact_text(f"key {secret} here")
+
+
+def test_identity_of_a_secret_looking_subject_is_a_stable_keyed_hash() -> None:
+    subject = "user:sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K"
+    first = actor_label(subject, key=b"k1")
+    assert first == actor_label(subject, key=b"k1")
+    assert first.startswith("user:h:")
+    assert "sk-proj" not in first
+    assert REDACTED not in first
+    assert first != actor_label("user:sk-proj-" + "Z" * 21, key=b"k1")
+    assert first != actor_label(subject, key=b"k2")  # keyed: not a plain digest to look up
+
+
+def test_ordinary_and_overlong_identities() -> None:
+    assert actor_label("user:alice", key=b"k") == "user:alice"
+    assert actor_label("ip:192.0.2.7", key=b"k") == "ip:192.0.2.7"
+    long_a, long_b = "user:" + "a" * 300, "user:" + "a" * 299 + "b"
+    # Cut to a bound they would become one actor; hashed they stay two.
+    assert actor_label(long_a, key=b"k") != actor_label(long_b, key=b"k")
+    assert len(actor_label(long_a, key=b"k")) < 40
+    assert actor_label('{"password": "x"}', key=b"k").startswith("h:")
