@@ -32,6 +32,12 @@ class WebSettings:
         "shared.responder:demo_responder",
         "`module:callable` that answers a chat message (default: a deterministic demo).",
     )
+    concurrency: int = setting(
+        "WEB_CONCURRENCY",
+        0,
+        "Web server processes started by `python -m web.serve` (0: one per CPU core).",
+        minimum=0,
+    )
     max_body_bytes: int = setting(
         "WEB_MAX_BODY_BYTES",
         256 * 1024,
