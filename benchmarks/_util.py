@@ -52,6 +52,8 @@ def uvicorn_server(factory: str, env: dict[str, str]) -> Iterator[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        # As `python -m web.serve` runs it: TRUSTED_PROXIES alone decides whose header counts.
+        "--no-proxy-headers",
     ]
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env})
     try:

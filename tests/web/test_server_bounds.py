@@ -53,11 +53,12 @@ def test_a_declared_length_above_the_limit_is_413_without_reading_the_body(
     web_server: WebServerFactory,
 ) -> None:
     server = web_server()
-    # The body never comes: a server that waits for it answers nothing before the timeout.
+    # The body never comes: a server that waits for it answers nothing before the timeout. The
+    # bad token is not looked at: the size is refused before authentication.
     sock = connect(
         server,
         "POST /chat HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        "Content-Length: 300000000\r\n\r\n{",
+        "Authorization: Bearer not-a-token\r\nContent-Length: 300000000\r\n\r\n{",
     )
     with sock:
         status, raw = read_status(sock)

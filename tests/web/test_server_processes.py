@@ -107,3 +107,28 @@ def test_two_processes_share_the_load_and_metrics_count_all_of_it(
     scraped = decisions(httpx.get(f"{server.url}/metrics", timeout=10).text)
     assert scraped, "no rate-limit decisions on /metrics"
     assert set(scraped.values()) == {float(sent)}, scraped
+
+
+def test_the_launcher_creates_and_removes_its_metrics_directory(
+    web_server: WebServerFactory, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    server = web_server({"TMPDIR": str(scratch)}, workers=2)
+    (made,) = scratch.glob("chatbot-web-metrics-*")
+    assert list(made.glob("counter_*.db"))
+    server.stop()
+    assert server.proc.returncode == 0, server.output()[-3000:]
+    assert list(scratch.iterdir()) == []
+
+
+def test_counter_files_of_a_previous_run_are_not_counted(
+    web_server: WebServerFactory, tmp_path: Path
+) -> None:
+    files = tmp_path / "prometheus"
+    files.mkdir()
+    (files / "counter_1.db").write_bytes(b"left by a run that was killed")
+    server = web_server({"PROMETHEUS_MULTIPROC_DIR": str(files)})
+    scrape = httpx.get(f"{server.url}/metrics", timeout=10)
+    assert scrape.status_code == 200
+    assert not (files / "counter_1.db").exists()
