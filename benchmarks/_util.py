@@ -56,6 +56,8 @@ def uvicorn_server(
         "--log-level",
         "warning",
         "--no-access-log",
+        # As `python -m web.serve` runs it: TRUSTED_PROXIES alone decides whose header counts.
+        "--no-proxy-headers",
         *extra,
     ]
     with serve(args, port, env, log=log) as base:

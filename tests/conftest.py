@@ -27,6 +27,7 @@ pytest_plugins = (
     "tests.fixtures.acl",
     "tests.fixtures.broker",
     "tests.fixtures.processes",
+    "tests.fixtures.web_server",
 )
 
 # Helpers that assert on behalf of several test modules: show the values when they fail.

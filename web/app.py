@@ -15,6 +15,7 @@ from shared.db import ensure_schema
 from shared.redis_client import build_async_client
 from shared.settings import exit_on_bad_settings
 from web import errors
+from web.middleware import RequestLimits
 from web.routes import (
     admin_audit,
     admin_cache,
@@ -56,6 +57,7 @@ def create_app() -> FastAPI:
     exit_on_bad_settings()
     app = FastAPI(title="chatbot worker suite", lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(RequestLimits)
     for router in ROUTERS:
         app.include_router(router)
     return app

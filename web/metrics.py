@@ -1,17 +1,23 @@
 """Prometheus exposition: process counters plus gauges read from the precomputed snapshots.
 
 Counters that the request path increments live in `REGISTRY` (in process, no Redis round trip).
+Under `python -m web.serve` there are WEB_CONCURRENCY processes: the launcher sets
+PROMETHEUS_MULTIPROC_DIR before any of them imports prometheus_client, so every counter,
+whichever registry it names, is kept in a per-process file there, and `counters()` sums the
+files of all processes, those of workers that have exited included (counters never go down).
 Snapshot gauges are rebuilt on each scrape from one MGET of the snapshots named in
 `SNAPSHOT_METRICS`; each domain adds its converter there. No per-user labels, ever.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.analytics.detect import ANOMALIES
 from shared.analytics.series import SUMMARY as ANALYTICS
@@ -21,6 +27,15 @@ from web.gauges import anomaly_metrics, summary_metrics
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _STATUS = {"pass": 0, "warn": 1, "fail": 2}
+
+
+def counters() -> bytes:
+    """The exposition of the request-path counters: of every web process when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+    return generate_latest(REGISTRY)
 
 
 def health_metrics(snap: Snapshot) -> Iterable[Metric]:

@@ -5,6 +5,11 @@ are polled by load balancers and browsers many times a second. Caching the decod
 WEB_SNAPSHOT_CACHE_TTL (default 1 s) takes Redis off the hot path at the cost of at most that
 much extra staleness; the age reported to clients is still computed per request from
 `generated_at`. A TTL of 0 reads Redis on every request.
+
+With WEB_CONCURRENCY processes each keeps its own cache, and that is correct as it stands: a
+snapshot is read-only on the web side (the jobs write it), so no process can make another's
+copy wrong, only older, and no copy outlives the TTL. N processes cost at most N reads per
+snapshot per TTL instead of one, which is nothing next to the polling they absorb.
 """
 
 from __future__ import annotations

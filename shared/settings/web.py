@@ -1,4 +1,4 @@
-"""The reference web app: authentication, proxies, the responder."""
+"""The reference web app: authentication, proxies, the responder, its processes and their bounds."""
 
 from __future__ import annotations
 
@@ -31,4 +31,25 @@ class WebSettings:
         "CHAT_RESPONDER",
         "shared.responder:demo_responder",
         "`module:callable` that answers a chat message (default: a deterministic demo).",
+    )
+    concurrency: int = setting(
+        "WEB_CONCURRENCY",
+        0,
+        "Web server processes started by `python -m web.serve` (0: one per CPU core).",
+        minimum=0,
+    )
+    max_body_bytes: int = setting(
+        "WEB_MAX_BODY_BYTES",
+        256 * 1024,
+        "Largest request body outside `POST /files` (whose bound is FILES_MAX_BYTES plus the "
+        "multipart framing); larger bodies get 413 from Content-Length or while streaming.",
+        unit="bytes",
+        minimum=1024,
+    )
+    max_in_flight: int = setting(
+        "WEB_MAX_IN_FLIGHT",
+        256,
+        "Requests one web process works on at once; beyond it 503 with Retry-After (health and "
+        "metrics exempt).",
+        minimum=1,
     )

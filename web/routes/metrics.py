@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from redis.exceptions import RedisError
 
 from web.deps import Redis
-from web.metrics import REGISTRY, SNAPSHOT_METRICS, SnapshotCollector
+from web.metrics import SNAPSHOT_METRICS, SnapshotCollector, counters
 from web.snapshot_cache import read_snapshots
 
 router = APIRouter(tags=["metrics"])
@@ -22,5 +22,5 @@ async def metrics(redis: Redis) -> Response:
         found = dict.fromkeys(names)  # the counters are still worth scraping
     scrape = CollectorRegistry()
     scrape.register(SnapshotCollector(found))
-    body = generate_latest(REGISTRY) + generate_latest(scrape)
+    body = counters() + generate_latest(scrape)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
