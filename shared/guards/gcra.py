@@ -8,6 +8,7 @@ carries the caller's `{u:<id>}` hash tag, so the script works on Redis Cluster.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -16,7 +17,7 @@ from redis.exceptions import NoScriptError
 
 from shared import lua
 from shared.guards.policies import Charge, Policy, checked_cost
-from shared.redis_client import AsyncRedisClient, RedisClient
+from shared.redis_client import AsyncRedisClient, RedisClient, is_cluster
 
 SESSION_LIVE, SESSION_LOST, SESSION_UNCHECKED = 1, 0, -1
 
@@ -123,6 +124,42 @@ async def acheck(client: AsyncRedisClient, call: GuardCall) -> Decision:
     """The asyncio twin of `check`."""
     keys, args = call.keys_and_args()
     return call.parse(await _aevalsha(client, "guard", keys, args))
+
+
+async def acheck_and_read(
+    client: AsyncRedisClient, call: GuardCall, read_keys: list[str]
+) -> tuple[Decision, list[Any] | Exception]:
+    """The guards and an MGET of `read_keys` in ONE round trip (a non-transactional pipeline).
+
+    The MGET is a plain read that any caller may see, so it needs no atomicity with the
+    script; its failure is returned, not raised (the reader decides how to degrade). On Redis
+    Cluster the keys' slots differ and the cluster pipeline cannot carry EVALSHA, so the two go
+    concurrently: two round trips in flight at once.
+    """
+    if is_cluster(client):
+        decision, read = await asyncio.gather(
+            acheck(client, call), client.mget(read_keys), return_exceptions=True
+        )
+        if isinstance(decision, BaseException):
+            raise decision
+        return decision, read if isinstance(read, list | Exception) else Exception(read)
+    keys, args = call.keys_and_args()
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.evalsha(lua.script(client, "guard").sha, len(keys), *keys, *args)
+        pipe.mget(read_keys)
+        guard, read = await pipe.execute(raise_on_error=False)
+    if isinstance(guard, NoScriptError):  # after a SCRIPT FLUSH: the script ran nothing
+        guard = await _aevalsha(client, "guard", keys, args)
+    elif isinstance(guard, Exception):
+        raise guard
+    return call.parse(guard), read
+
+
+def settle_script(
+    charges: list[Charge], reservation_key: str, actual: int
+) -> tuple[str, list[str], list[str | int]]:
+    """(script name, KEYS, ARGV) of the settle, for a caller that batches it (write-behind)."""
+    return ("guard_settle", *_settle_call(charges, reservation_key, actual, None))
 
 
 def _settle_call(

@@ -86,7 +86,8 @@ class GuardSettings:
     guard_timeout_s: float = setting(
         "GUARD_REDIS_TIMEOUT",
         0.25,
-        "Bound of one guard round trip; beyond it the fail mode applies.",
+        "Bound of one guard round trip. Beyond it the fail mode applies when the event loop was "
+        "responsive (Redis was slow); when the loop itself lagged, the request is shed (503).",
         unit="s",
         minimum=0.005,
     )
