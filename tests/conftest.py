@@ -26,6 +26,7 @@ pytest_plugins = (
     "tests.fixtures.acl",
     "tests.fixtures.broker",
     "tests.fixtures.processes",
+    "tests.fixtures.web_server",
 )
 
 _STATE: dict[str, object] = {}
