@@ -15,11 +15,9 @@ loop was responsive) applies each policy's fail mode; those are logged once per 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
-import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -35,8 +33,9 @@ from shared.guards.gcra import Decision, GuardCall
 from shared.guards.policies import Charge, Policy, policy_key, request_policies, token_policies
 from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
+from web import loop_lag
 from web.auth import Principal
-from web.loop_lag import LAG
+from web.loop_lag import Overloaded
 from web.metrics import REGISTRY
 from web.refusal import Refusal
 from web.write_behind import Write, WriteBehind
@@ -89,27 +88,14 @@ class _Incident:
 INCIDENT = _Incident()
 
 
-class Overloaded(TimeoutError):
-    """A round trip timed out while this process's event loop was lagging: the time went to our
-    own queue, not to Redis. Shed the request (503); never apply a fail-open mode for it."""
-
-
 async def bounded(awaitable: Awaitable[T]) -> T:
-    """Await one guard round trip within GUARD_REDIS_TIMEOUT.
+    """Await one guard round trip: GUARD_REDIS_TIMEOUT of Redis time, not of our queue.
 
     Raises:
-        Overloaded: it timed out and the loop ran late for a quarter of the wait or more.
-        TimeoutError: it timed out while the loop was responsive (Redis is slow or away).
+        TimeoutError: Redis took longer (the caller applies the fail mode).
+        Overloaded: the process's own event loop lagged past the cap (the caller sheds).
     """
-    timeout_s = get_settings().guards.guard_timeout_s
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await awaitable
-    except TimeoutError:
-        if LAG.late_since(started) >= timeout_s / 4:
-            raise Overloaded from None
-        raise
+    return await loop_lag.bounded(awaitable, get_settings().guards.guard_timeout_s)
 
 
 def shed(charges: list[Charge], session: bool) -> HTTPException:

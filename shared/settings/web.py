@@ -39,7 +39,7 @@ class WebSettings:
         "in the per-process buffer before its batch is flushed as one pipeline.",
         unit="ms",
         minimum=0.1,
-        maximum=1000,
+        maximum=10_000,
     )
     write_behind_batch: int = setting(
         "WEB_WRITE_BEHIND_BATCH",

@@ -44,6 +44,7 @@ def test_chat_appends_one_event_and_the_rollup_counts_it(
             "/chat", json={"message": "Hi there!", "model": model}, headers=headers
         )
         assert response.status_code == 200, response.text
+    drain(client)  # the events leave through the write-behind buffer
     entries = r.xrange(keys.events_stream())
     assert len(entries) == 3
     first = orjson.loads(entries[0][1][b"e"])
