@@ -68,6 +68,7 @@ class WriteBehind:
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
+        self._failing = 0  # failed flushes in the current incident (logged first and last)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -102,7 +103,13 @@ class WriteBehind:
                 except (RedisError, OSError, TimeoutError) as exc:
                     for w in batch:
                         FAILED.labels(w.kind).inc()
-                    log.warning("write-behind flush of %d writes failed: %s", len(batch), exc)
+                    self._failing += 1
+                    if self._failing == 1:  # once per incident, not once per flush
+                        log.warning("write-behind flush failed, writes dropped: %r", exc)
+                    continue
+                if self._failing:
+                    log.warning("write-behind recovered after %d failed flushes", self._failing)
+                    self._failing = 0
 
     async def drain(self) -> None:
         """Flush now and wait for it (shutdown, tests)."""
@@ -115,19 +122,23 @@ class WriteBehind:
         if is_cluster(self._client):
             await self._write_cluster(batch)
             return
-        scripts: list[tuple[int, Write]] = []
+        spans: list[tuple[int, int, Write]] = []  # each write's replies: [start, end)
         async with self._client.pipeline(transaction=False) as pipe:
             for w in batch:
+                start = len(pipe.command_stack)
                 if w.script is not None:
                     name, keys, args = w.script
-                    scripts.append((len(pipe.command_stack), w))
                     pipe.evalsha(lua.script(self._client, name).sha, len(keys), *keys, *args)
                 elif w.queue is not None:
                     w.queue(pipe)
+                spans.append((start, len(pipe.command_stack), w))
             replies = await pipe.execute(raise_on_error=False)
-        unknown = [w for i, w in scripts if isinstance(replies[i], NoScriptError)]
-        for i, w in scripts:
-            if isinstance(replies[i], Exception) and not isinstance(replies[i], NoScriptError):
+        unknown = []
+        for start, end, w in spans:
+            errors = [x for x in replies[start:end] if isinstance(x, Exception)]
+            if w.script is not None and errors and isinstance(errors[0], NoScriptError):
+                unknown.append(w)
+            elif errors:
                 FAILED.labels(w.kind).inc()
         if unknown:  # after a SCRIPT FLUSH or restart: these ran nothing, so run them now
             await asyncio.gather(*(self._call(w) for w in unknown))

@@ -2,8 +2,11 @@
 together, all-or-nothing, optionally with a session check and a token reservation.
 
 `GuardCall` describes one request's guards; `check`/`acheck` run it as ONE EVALSHA (sync and
-asyncio clients), `settle`/`asettle` settle a token reservation afterwards. Every key of one call
-carries the caller's `{u:<id>}` hash tag, so the script works on Redis Cluster.
+asyncio clients), `acheck_and_read` pipelines it with an MGET (the web's cache lookup),
+`settle`/`asettle` settle a token reservation afterwards (`settle_script` hands the call to a
+caller that batches it). A charge of cost 0 is a free peek: decided and reported, never written.
+Every key of one call carries the caller's `{u:<id>}` hash tag, so the script works on Redis
+Cluster.
 """
 
 from __future__ import annotations
