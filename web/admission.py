@@ -7,10 +7,11 @@ a second round trip, `Guarded.reserve`, before its model call; the settle rides 
 write-behind buffer. Outcomes are counted per policy x outcome x mode in process (`/metrics`).
 
 Refusals are raised as `Refusal` (429 with an integer Retry-After, 410 for a lost session),
-audited and answered by one handler (`web.refusal`). A round trip that outlives
-GUARD_REDIS_TIMEOUT while the event loop lagged is our own overload: the request is shed (503,
-outcome `shed`). Only a real store failure (refused or reset connection, or a timeout while the
-loop was responsive) applies each policy's fail mode; those are logged once per incident.
+audited and answered by one handler (`web.refusal`). GUARD_REDIS_TIMEOUT counts Redis time,
+not the event loop's queue (`web.loop_lag.bounded`): a timeout while this process was
+congested is our own overload and the request is shed (503, outcome `shed`). Only a real store
+failure (refused or reset connection, or a timeout on a responsive loop with no answer from
+Redis) applies each policy's fail mode; those are logged once per incident.
 """
 
 from __future__ import annotations
