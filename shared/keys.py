@@ -38,6 +38,8 @@ reach a SCAN MATCH pattern.
 | P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim (mirror) | web, health       |
+| P {audit}:ep:<type>:<actor>  | string | the refusal's Retry-After | web refusal audit | web refusal audit |
+| P {audit}:ep:<type>:<actor>:n| string | 1 day                   | web refusal audit | web refusal audit |
 | P file:<file_id>             | hash   | FILES_STATUS_TTL        | files.process, web  | web, files.cleanup|
 | P tasks:dead                 | stream | MAXLEN ~ 10000          | task_failure signal | operators, tests  |
 """
@@ -252,6 +254,17 @@ def audit_stream() -> str:
 
 def audit_watermark() -> str:
     return f"{prefix()}{{audit}}:watermark"
+
+
+def audit_refusal_episode(event_type: str, actor: str) -> str:
+    """STRING: present while one actor's refusal episode lasts; the stream's slot, so one
+    script checks it and appends the event."""
+    return f"{prefix()}{{audit}}:ep:{safe_id(event_type)}:{safe_id(actor)}"
+
+
+def audit_refusal_suppressed(event_type: str, actor: str) -> str:
+    """STRING: refusals folded into episodes since the last audited one (reported with it)."""
+    return audit_refusal_episode(event_type, actor) + ":n"
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -1,53 +1,58 @@
-"""The request guards as the web app uses them: one Redis round trip per request.
+"""The request guards as the web app uses them: one Redis round trip decides a cache hit.
 
-`check_request()` builds every guard that applies to a request (request-count policies, the
-LLM-token reservation, the session check), runs them as ONE script call bounded by
-GUARD_REDIS_TIMEOUT, counts the outcome per policy x outcome x mode in process (scraped from
-`/metrics`, no extra Redis work), and either returns a `Guarded` handle (headers to send, the
-reservation to settle) or raises the HTTP error: 429 with an integer Retry-After, 410 for a lost
-session, 503 when Redis is unreachable and a policy is fail-closed.
+`check_request()` builds every guard that applies to a request (request-count policies, a free
+peek at the LLM-token policies, the session check) and runs them as ONE script call, pipelined
+with the cache lookup's MGET on standalone Redis (concurrently on a cluster). Only a miss pays
+a second round trip, `Guarded.reserve`, before its model call; the settle rides the
+write-behind buffer. Outcomes are counted per policy x outcome x mode in process (`/metrics`).
 
-Redis failures are logged once per incident (first failure, then recovery with a count), not
-once per request.
+Refusals are raised as `Refusal` (429 with an integer Retry-After, 410 for a lost session),
+audited and answered by one handler (`web.refusal`). GUARD_REDIS_TIMEOUT counts Redis time,
+not the event loop's queue (`web.loop_lag.bounded`): a timeout while this process was
+congested is our own overload and the request is shed (503, outcome `shed`). Only a real store
+failure (refused or reset connection, or a timeout on a responsive loop with no answer from
+Redis) applies each policy's fail mode; those are logged once per incident.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Response
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from shared import keys
 from shared.guards import gcra
 from shared.guards.gcra import Decision, GuardCall
-from shared.guards.overrides import parse_overrides
 from shared.guards.policies import Charge, Policy, policy_key, request_policies, token_policies
 from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
-from web.auth import Principal, decode_token
+from web import loop_lag
+from web.auth import Principal
+from web.loop_lag import Overloaded
 from web.metrics import REGISTRY
+from web.refusal import Refusal
+from web.write_behind import Write, WriteBehind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DECISIONS = Counter(
     "chatbot_rate_limit_decisions",
-    "Rate-limit decisions per policy, outcome (allowed, rejected, error) and mode",
+    "Rate-limit decisions per policy, outcome (allowed, rejected, error, shed) and mode",
     ["policy", "outcome", "mode"],
     registry=REGISTRY,
 )
 SESSION_CHECKS = Counter(
     "chatbot_session_guard",
-    "Session guard outcomes (live, lost, error)",
+    "Session guard outcomes (live, lost, error, shed)",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -85,19 +90,22 @@ INCIDENT = _Incident()
 
 
 async def bounded(awaitable: Awaitable[T]) -> T:
-    """Await one guard round trip within GUARD_REDIS_TIMEOUT (TimeoutError beyond it)."""
-    async with asyncio.timeout(get_settings().guards.guard_timeout_s):
-        return await awaitable
+    """Await one guard round trip: GUARD_REDIS_TIMEOUT of Redis time, not of our queue.
+
+    Raises:
+        TimeoutError: Redis took longer (the caller applies the fail mode).
+        Overloaded: the process's own event loop lagged past the cap (the caller sheds).
+    """
+    return await loop_lag.bounded(awaitable, get_settings().guards.guard_timeout_s)
 
 
-def _tenant(request: Request, who: Principal) -> str | None:
-    """The caller's tenant claim, read only when tenant overrides exist (one HMAC, no I/O)."""
-    s = get_settings().guards
-    if who.subject is None or not parse_overrides(s.rate_limit_overrides)["tenants"]:
-        return None
-    _, _, token = request.headers.get("authorization", "").partition(" ")
-    value = decode_token(token.strip()).get(s.tenant_claim)
-    return value if isinstance(value, str) else None
+def shed(charges: list[Charge], session: bool) -> HTTPException:
+    """The 503 for a request shed because the process is overloaded (counted as `shed`)."""
+    for c in charges:
+        DECISIONS.labels(c.policy.name, "shed", c.policy.mode).inc()
+    if session:
+        SESSION_CHECKS.labels("shed").inc()
+    return HTTPException(503, "server busy; retry shortly", headers={"Retry-After": "1"})
 
 
 def guard_identity(who: Principal) -> str:
@@ -121,13 +129,20 @@ def _sf_string(name: str) -> str:
 
 @dataclass
 class Guarded:
-    """What the guards decided for an admitted request."""
+    """What the guards decided for an admitted request.
+
+    The first round trip charged the request-count policies and only peeked at the token
+    policies (cost 0: no state written). A caller about to spend model tokens calls `reserve`
+    (a second round trip, on a miss only); `finish` then queues the settle on the write-behind
+    buffer, or, for an answer from the cache, nothing at all.
+    """
 
     identity: str
     policies: list[Policy]
     decision: Decision | None  # None when Redis failed and every policy was fail-open
     token_charges: list[Charge] = field(default_factory=list)
     reservation_key: str | None = None
+    looked_up: list[Any] | Exception | None = None  # the MGET that rode with the guards
 
     def headers(self) -> dict[str, str]:
         """IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-headers)."""
@@ -136,19 +151,52 @@ class Guarded:
     def apply(self, response: Response) -> None:
         response.headers.update(self.headers())
 
-    async def settle(self, redis: AsyncRedisClient, actual_tokens: int) -> None:
-        """Charge or refund the difference between reserved and used tokens (after the reply).
+    async def reserve(self, redis: AsyncRedisClient) -> None:
+        """Reserve the token estimate before a model call (one round trip).
 
-        A failure here is counted and dropped: the reservation then releases itself.
+        Raises:
+            Refusal: a token policy refuses the estimate now.
+            HTTPException: 503 when shed, or when Redis failed and a token policy is closed.
         """
-        if self.reservation_key is None:
+        if not self.token_charges or self.decision is None or self.reservation_key:
             return
+        s = get_settings().guards
+        key = keys.rate_reservation(self.identity, uuid.uuid4().hex)
+        call = GuardCall(
+            self.token_charges,
+            reservation_key=key,
+            reservation_ttl_ms=int(s.token_reservation_ttl_s * 1000),
+        )
         try:
-            await bounded(
-                gcra.asettle(redis, self.token_charges, self.reservation_key, max(0, actual_tokens))
-            )
+            reserved = await bounded(gcra.acheck(redis, call))
+        except Overloaded:
+            raise shed(self.token_charges, False) from None
         except (RedisError, TimeoutError) as exc:
             INCIDENT.failed(exc)
+            _failed(self.identity, self.token_charges, False)
+            return
+        INCIDENT.ok()
+        _count(reserved)
+        n = len(self.token_charges)
+        self.decision = Decision(
+            reserved.allowed, self.decision.session, reserved.results + self.decision.results[n:]
+        )
+        if not reserved.allowed:
+            raise _rejection(self.decision, self.headers())
+        self.reservation_key = key
+
+    def finish(self, buffer: WriteBehind, actual_tokens: int) -> None:
+        """After the answer: queue the settle of a reservation with the tokens really used.
+
+        An answer from the cache made no reservation; its token policies were only peeked.
+        A settle that is dropped or lost leaves the estimate charged until the record expires.
+        """
+        if self.reservation_key is None:
+            if self.decision is not None:
+                _count(self.decision, self.token_charges, only_tokens=True)
+            return
+        script = gcra.settle_script(self.token_charges, self.reservation_key, max(0, actual_tokens))
+        buffer.add(Write("settle", script=script))
 
 
 def rate_limit_headers(policies: list[Policy], decision: Decision | None) -> dict[str, str]:
@@ -167,97 +215,112 @@ def rate_limit_headers(policies: list[Policy], decision: Decision | None) -> dic
     return headers
 
 
-def _count(decision: Decision) -> None:
-    for r in decision.results:
+def _count(
+    decision: Decision, token_charges: list[Charge] | None = None, *, only_tokens: bool = False
+) -> None:
+    """Count per policy x outcome; `token_charges` given: the first that many results are the
+    token peeks, counted by `only_tokens=True` (a hit) or by the reservation (a miss)."""
+    n = len(token_charges or ())
+    results = decision.results[:n] if only_tokens else decision.results[n:]
+    for r in results:
         outcome = "allowed" if r.passes else "rejected"
         DECISIONS.labels(r.policy.name, outcome, r.policy.mode).inc()
-    if decision.session != gcra.SESSION_UNCHECKED:
+    if not only_tokens and decision.session != gcra.SESSION_UNCHECKED:
         SESSION_CHECKS.labels("live" if decision.session == gcra.SESSION_LIVE else "lost").inc()
 
 
-def _rejection(decision: Decision, headers: dict[str, str]) -> HTTPException:
+def _rejection(decision: Decision, headers: dict[str, str]) -> Refusal:
     if decision.session == gcra.SESSION_LOST:
-        return HTTPException(
+        return Refusal(
             410,
             "session lost: it expired, was evicted or released; open a new one with POST /sessions",
+            "guard.rejected",
             headers=headers,
         )
-    blocking = [r for r in decision.results if r.blocks]
-    worst = blocking[0].policy
+    worst = next(r for r in decision.results if r.blocks).policy
     retry_s = decision.retry_after_s
     if retry_s is None:
-        return HTTPException(
-            429,
-            f"request cost exceeds the {worst.name!r} limit of "
-            f"{worst.limit} {worst.unit} per {worst.window_s:g} s; it can "
-            "never be admitted",
-            headers=headers,
+        reason = (
+            f"request cost exceeds the {worst.name!r} limit of {worst.limit} {worst.unit} per "
+            f"{worst.window_s:g} s; it can never be admitted"
         )
-    headers = {**headers, "Retry-After": str(max(1, retry_s))}
-    return HTTPException(
-        429,
-        f"rate limit exceeded: {worst.name!r} allows {worst.limit} "
-        f"{worst.unit} per {worst.window_s:g} s; retry in {max(1, retry_s)} s",
-        headers=headers,
+        return Refusal(429, reason, "guard.rejected", worst.name, None, headers)
+    retry_s = max(1, retry_s)
+    reason = (
+        f"rate limit exceeded: {worst.name!r} allows {worst.limit} {worst.unit} per "
+        f"{worst.window_s:g} s; retry in {retry_s} s"
     )
+    return Refusal(429, reason, "guard.rejected", worst.name, retry_s, headers)
 
 
 async def check_request(
-    request: Request,
     redis: AsyncRedisClient,
     who: Principal,
     *,
     session_id: str | None = None,
     model: str | None = None,
     tokens: int | None = None,
+    lookup: list[str] | None = None,
 ) -> Guarded:
-    """Run every guard of this request in one round trip; raises HTTPException when refused.
+    """Run every guard of this request in one round trip, with the cache lookup riding along.
 
     Args:
-        who: the caller; its `identity` (user or address) names every bucket and session set.
+        who: the caller; `guard_identity(who)` names every bucket and session set.
         session_id: when given, the session must be live in the caller's session set.
         model: the model, for the per-model token policy.
-        tokens: estimated LLM tokens to reserve (settle later with `Guarded.settle`).
+        tokens: estimated LLM tokens; peeked now, reserved by `Guarded.reserve` before a
+            model call, settled by `Guarded.finish`.
+        lookup: keys to MGET in the same round trip (`Guarded.looked_up`: the replies, or
+            the exception when that read failed; None when the guards' round trip failed).
+
+    Raises:
+        Refusal: 429 or 410 (the route's exception handler audits and answers it).
+        HTTPException: 503 when shed, or when Redis failed and a policy is fail-closed.
     """
     s = get_settings().guards
-    tenant = _tenant(request, who)
     identity = guard_identity(who)
     charges = [
-        Charge(p, policy_key(identity, p), 1) for p in request_policies(s, who.subject, tenant)
+        Charge(p, policy_key(identity, p), 1) for p in request_policies(s, who.subject, who.tenant)
     ]
     token_charges = []
     if tokens is not None:
         token_charges = [
             Charge(p, policy_key(identity, p, model), min(tokens, 2**40))
-            for p in token_policies(s, who.subject, tenant)
+            for p in token_policies(s, who.subject, who.tenant)
         ]
-    # Token charges first: the reservation record lists units per policy in call order, and
-    # guard_settle.lua settles the first n of them (the token policies).
-    every = token_charges + charges
-    reservation_key = None
-    if token_charges:
-        reservation_key = keys.rate_reservation(identity, uuid.uuid4().hex)
+    # Token policies first (guard_settle.lua settles the first n policies of a reservation) and
+    # at cost 0 here: a free peek that writes nothing, since a cache hit spends no tokens.
+    every = [Charge(c.policy, c.key, 0) for c in token_charges] + charges
     policies = [c.policy for c in every]
     if not every and session_id is None:
-        return Guarded(identity, [], None)
-    call = GuardCall(
-        every,
-        session_key=keys.sessions(identity) if session_id else None,
-        session_id=session_id,
-        reservation_key=reservation_key,
-        reservation_ttl_ms=int(s.token_reservation_ttl_s * 1000),
-    )
+        return Guarded(identity, [], None, looked_up=await _read(redis, lookup))
+    call = GuardCall(every, keys.sessions(identity) if session_id else None, session_id)
+    looked_up: list[Any] | Exception | None = None
     try:
-        decision = await bounded(gcra.acheck(redis, call))
+        if lookup:
+            decision, looked_up = await bounded(gcra.acheck_and_read(redis, call, lookup))
+        else:
+            decision = await bounded(gcra.acheck(redis, call))
+    except Overloaded:
+        raise shed(every, session_id is not None) from None
     except (RedisError, TimeoutError) as exc:
         INCIDENT.failed(exc)
         return _failed(identity, every, session_id is not None)
     INCIDENT.ok()
-    _count(decision)
-    headers = rate_limit_headers(policies, decision)
     if not decision.allowed:
-        raise _rejection(decision, headers)
-    return Guarded(identity, policies, decision, token_charges, reservation_key)
+        _count(decision)
+        raise _rejection(decision, rate_limit_headers(policies, decision))
+    _count(decision, token_charges)
+    return Guarded(identity, policies, decision, token_charges, looked_up=looked_up)
+
+
+async def _read(redis: AsyncRedisClient, lookup: list[str] | None) -> list[Any] | Exception | None:
+    if not lookup:
+        return None
+    try:
+        return list(await redis.mget(lookup))
+    except RedisError as exc:
+        return exc
 
 
 def _failed(identity: str, charges: list[Charge], session: bool) -> Guarded:
@@ -277,7 +340,9 @@ def _failed(identity: str, charges: list[Charge], session: bool) -> Guarded:
 
 
 def store_unavailable(exc: BaseException) -> HTTPException:
-    """The 503 for a session route whose one round trip failed."""
+    """The 503 for a session route whose one round trip failed (or was shed)."""
+    if isinstance(exc, Overloaded):
+        return HTTPException(503, "server busy; retry shortly", headers={"Retry-After": "1"})
     INCIDENT.failed(exc)
     return HTTPException(
         503, "session store unavailable; retry shortly", headers={"Retry-After": "1"}

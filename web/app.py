@@ -15,6 +15,7 @@ from shared.db import ensure_schema
 from shared.redis_client import build_async_client
 from shared.settings import exit_on_bad_settings
 from web import errors
+from web.loop_lag import LAG
 from web.middleware import RequestLimits
 from web.routes import (
     admin_audit,
@@ -27,6 +28,7 @@ from web.routes import (
     metrics,
     sessions,
 )
+from web.write_behind import WriteBehind
 
 ROUTERS = [
     admin_cache.router,
@@ -47,9 +49,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.conn.db_auto_create:
         await run_in_threadpool(ensure_schema)
     app.state.redis = build_async_client(settings.conn)
+    app.state.write_behind = WriteBehind(app.state.redis, settings.web)
+    LAG.start()
     try:
         yield
     finally:
+        await LAG.stop()
+        await app.state.write_behind.drain()  # buffered writes leave before the client closes
         await app.state.redis.aclose()
 
 

@@ -6,13 +6,12 @@ guards; the correlation id is the caller's `X-Request-ID` (or `X-Correlation-ID`
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import Request
 
-from shared.audit import alog_event
+from shared import keys, lua
+from shared.audit import alog_event, event_fields
 from shared.redis_client import AsyncRedisClient
 from web.auth import Principal
 
@@ -45,10 +44,41 @@ async def record(
 
 # Refusals are audited once per episode: a client hammering past its limit would otherwise turn
 # every rejected request into an audit event (and an archive row), a cheap way to flood the
-# audit trail. Per process, the first refusal of an (event, identity) pair is written; the ones
-# that follow within its Retry-After are counted and reported with the next written event.
-_MAX_TRACKED = 10_000
-_episodes: OrderedDict[tuple[str, str], list[float]] = OrderedDict()  # key -> [until, suppressed]
+# audit trail. The episode marker lives in Redis (audit_refusal.lua), so N web processes audit
+# an episode once between them; the refusals folded into it are counted in Redis and reported
+# with the next audited one.
+_EPISODE_MAX_S = 3600.0
+_CARRY_MS = 86_400_000
+
+
+def refusal_script(
+    request: Request,
+    who: Principal,
+    event_type: str,
+    details: dict[str, Any],
+    *,
+    retry_after_s: float,
+) -> tuple[str, list[str], list[str | int]]:
+    """The audit_refusal.lua call that audits this refusal unless its episode is open."""
+    details = {"method": request.method, "path": request.url.path, **details}
+    fields = event_fields(
+        event_type,
+        who.identity,
+        details,
+        ip=who.address,
+        correlation_id=correlation_id(request),
+        result="refused",
+    )
+    episode_ms = int(max(1.0, min(retry_after_s, _EPISODE_MAX_S)) * 1000)
+    script_keys = [
+        keys.audit_refusal_episode(event_type, who.identity),
+        keys.audit_refusal_suppressed(event_type, who.identity),
+        keys.audit_stream(),
+    ]
+    args: list[str | int] = [episode_ms, _CARRY_MS]
+    for name, value in fields.items():
+        args += [name.decode(), value.decode()]
+    return "audit_refusal", script_keys, args
 
 
 async def record_refusal(
@@ -59,28 +89,16 @@ async def record_refusal(
     details: dict[str, Any],
     *,
     retry_after_s: float,
-    now: float | None = None,
 ) -> str | None:
-    """Audit a refusal unless this identity's current refusal episode was already audited.
+    """Audit a refusal now (one script call) unless this identity's episode is open.
 
     Returns the stream id of the event written, or None when it was folded into the episode.
+    The web's refusal path queues `refusal_script` on the write-behind buffer instead.
     """
-    now = time.monotonic() if now is None else now
-    key = (event_type, who.identity)
-    episode = _episodes.get(key)
-    if episode is not None and now < episode[0]:
-        episode[1] += 1
+    name, script_keys, args = refusal_script(
+        request, who, event_type, details, retry_after_s=retry_after_s
+    )
+    stream_id = await lua.script(redis, name)(keys=script_keys, args=args)
+    if not stream_id:
         return None
-    suppressed = int(episode[1]) if episode is not None else 0
-    _episodes[key] = [now + max(1.0, min(retry_after_s, 3600.0)), 0]
-    _episodes.move_to_end(key)
-    while len(_episodes) > _MAX_TRACKED:
-        _episodes.popitem(last=False)
-    if suppressed:
-        details = {**details, "suppressed_since_last": suppressed}
-    return await record(redis, request, who, event_type, details, result="refused")
-
-
-def forget_episodes() -> None:
-    """Clear the refusal episodes (tests)."""
-    _episodes.clear()
+    return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)

@@ -21,13 +21,20 @@ _ALGORITHMS = ["HS256"]
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller, decoded once per request (the token's claims are not read again)."""
+
     subject: str | None
     role: str | None
     address: str
+    tenant: str | None = None  # the RATE_LIMIT_TENANT_CLAIM claim, for tenant overrides
 
     @property
     def identity(self) -> str:
-        """The rate-limit identity: the user when known, else the client address."""
+        """The actor in audit events and analytics: `user:<sub>`, else `ip:<address>`.
+
+        Rate limits and sessions key on `web.admission.guard_identity` instead (`u.<sub>` /
+        `ip.<address>` inside the `{u:...}` hash tag).
+        """
         return f"user:{self.subject}" if self.subject else f"ip:{self.address}"
 
     @property
@@ -89,7 +96,13 @@ async def principal(request: Request) -> Principal:
             raise HTTPException(401, "expected 'Authorization: Bearer <token>'")
         claims = decode_token(token.strip())
         role = claims.get("role")
-        found = Principal(str(claims["sub"]), role if isinstance(role, str) else None, address)
+        tenant = claims.get(get_settings().guards.tenant_claim)
+        found = Principal(
+            str(claims["sub"]),
+            role if isinstance(role, str) else None,
+            address,
+            tenant if isinstance(tenant, str) else None,
+        )
     request.state.principal = found
     return found
 

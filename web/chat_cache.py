@@ -1,15 +1,16 @@
 """The response cache's step in POST /chat: key from the request, serve, count after answering.
 
-Kept out of the route so the route stays a list of small steps. Round trips are those of
-`shared.cache.serve` (a hit is one MGET); the counters are written after the response is sent.
+Kept out of the route so the route stays a list of small steps. The lookup's MGET rides in the
+guards' round trip (`cache_key(...).read_keys()` goes to `admission.check_request`), so a hit
+costs no round trip here; the hit counters go to the write-behind buffer.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import BackgroundTasks
 from fastapi.concurrency import run_in_threadpool
 from redis.exceptions import RedisError
 
@@ -19,25 +20,36 @@ from shared.redis_client import AsyncRedisClient
 from shared.responder import Reply
 from shared.settings import get_settings
 from web.auth import Principal
+from web.write_behind import Write, WriteBehind
 from workers.facade import EnqueueError, enqueue
 
 log = logging.getLogger(__name__)
 
 
-async def cached_reply(
-    redis: AsyncRedisClient,
-    who: Principal,
-    message: str,
-    model: str,
-    *,
-    generate: Callable[[], Awaitable[Reply]],
-    background: BackgroundTasks,
-) -> serve.Served:
-    """The answer to `message` and how it was served (`hit`, `stale` or `miss`)."""
+def cache_key(who: Principal, message: str, model: str) -> CacheKey | None:
+    """The cache key of this question, or None when the cache does not apply."""
     settings = get_settings().cache
     user = who.subject if settings.chat_scope == "user" else None
     key = CacheKey.build(message, model, template_version=settings.template_version, user_id=user)
-    if not settings.enabled or not key.normalized:
+    return key if settings.enabled and key.normalized else None
+
+
+async def cached_reply(
+    redis: AsyncRedisClient,
+    key: CacheKey | None,
+    *,
+    looked_up: list[Any] | Exception | None,
+    generate: Callable[[], Awaitable[Reply]],
+    buffer: WriteBehind,
+) -> serve.Served:
+    """The answer and how it was served (`hit`, `stale` or `miss`).
+
+    `looked_up`: the MGET of `key.read_keys()` made with the guards (an exception when that
+    read failed: the cache fails open; None: not read yet).
+    """
+    if key is None or isinstance(looked_up, Exception):
+        if isinstance(looked_up, Exception):
+            log.warning("cache unavailable, answering uncached: %s", type(looked_up).__name__)
         return serve.Served("miss", await generate())
 
     async def refresh() -> bool:
@@ -54,12 +66,14 @@ async def cached_reply(
             return False
         return True
 
+    settings = get_settings().cache
     try:
-        served = await serve.answer(redis, key, generate, refresh, settings)
+        served = await serve.answer(redis, key, generate, refresh, settings, looked_up=looked_up)
     except RedisError as exc:
         # The cache fails open: Redis trouble before generating costs a cache miss, not the
         # answer (a store that fails after generating is already absorbed by `serve`).
         log.warning("cache unavailable, answering uncached: %s", type(exc).__name__)
         return serve.Served("miss", await generate())
-    background.add_task(serve.count, redis, key, served)
+    if served.status != "miss":
+        buffer.add(Write("count", queue=lambda pipe: serve.queue_served(pipe, key, served)))
     return served

@@ -18,6 +18,10 @@ def error_body(status: int, message: str, **extra: object) -> dict[str, object]:
 
 
 def install(app: FastAPI) -> None:
+    from web.refusal import Refusal, respond  # noqa: PLC0415  (refusal builds on error_body)
+
+    app.add_exception_handler(Refusal, respond)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(

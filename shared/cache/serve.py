@@ -1,12 +1,14 @@
 """The request path of the cache (asyncio client): lookup, single-flight fill, stale refresh.
 
-Round trips, by outcome:
+Round trips, by outcome (none of the lookup's when the caller passes `looked_up`, an MGET it
+pipelined with its own work, as the web's guards do):
 - hit: 1 (MGET of the entry and, for a per-user key, the user's generation: one slot).
 - stale: 2 (the lookup, then SET NX of the refresh marker; the winner enqueues one refresh).
 - miss: 3 (the lookup, SET NX of the fill marker, then the store pipeline after generating).
   Concurrent misses of the same key lose the SET NX and poll the entry (bounded by
   CACHE_FILL_WAIT) instead of generating: one generation per key, however many callers.
-The hit/stale counters are written by the caller after answering (`count`), off the latency path.
+The hit/stale counters are written by the caller after answering (`count`, or `queue_served`
+on a pipeline the caller batches), off the latency path.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -44,7 +47,13 @@ def _reply(envelope: Envelope) -> Reply:
 
 async def lookup(client: AsyncRedisClient, key: CacheKey, now: float) -> tuple[Verdict, int]:
     """One MGET; the verdict and the user's current generation (0 for global keys)."""
-    replies = as_bytes(await client.mget(key.read_keys()))
+    return read(key, await client.mget(key.read_keys()), now)
+
+
+def read(key: CacheKey, replies: list[Any], now: float) -> tuple[Verdict, int]:
+    """The verdict and generation from the MGET of `key.read_keys()` (no I/O): for a caller
+    that pipelined the lookup with other work."""
+    replies = as_bytes(replies)
     gen = int(replies[1] or 0) if len(replies) > 1 else 0
     return judge(key, replies, now), gen
 
@@ -105,14 +114,19 @@ async def answer(
     settings: CacheSettings,
     *,
     on_wait: Callable[[], None] | None = None,
+    looked_up: list[Any] | None = None,
 ) -> Served:
     """Serve `key` from the cache, generating it at most once across concurrent callers.
 
     `refresh()` enqueues one background refresh of a stale entry (True when enqueued); it is
     called by at most one caller per entry per CACHE_FLIGHT_TTL. `on_wait` is told when this
-    caller waits for another's generation instead of generating.
+    caller waits for another's generation instead of generating. `looked_up`: the replies of
+    an MGET of `key.read_keys()` the caller already made (then a hit costs no round trip here).
     """
-    verdict, gen = await lookup(client, key, time.time())
+    if looked_up is None:
+        verdict, gen = await lookup(client, key, time.time())
+    else:
+        verdict, gen = read(key, looked_up, time.time())
     if verdict.envelope is not None:
         if verdict.status == "stale":
             marker = keys.cache_flight("refresh", key.entry)
@@ -142,7 +156,15 @@ async def count(client: AsyncRedisClient, key: CacheKey, served: Served) -> None
     store). Meant to run after the answer is sent."""
     if served.status == "miss":
         return
-    source = served.envelope.source if served.envelope is not None else None
     async with client.pipeline(transaction=False) as pipe:
-        queue_count(pipe, served.status, source, key.qhash)
+        queue_served(pipe, key, served)
         await pipe.execute()
+
+
+def queue_served(pipe: Any, key: CacheKey, served: Served) -> None:
+    """Queue the counters of a hit or stale answer on `pipe` (a miss queues nothing: the store
+    counted it). For callers that batch writes after answering (the web's write-behind)."""
+    if served.status == "miss":
+        return
+    source = served.envelope.source if served.envelope is not None else None
+    queue_count(pipe, served.status, source, key.qhash)

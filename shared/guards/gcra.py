@@ -2,12 +2,16 @@
 together, all-or-nothing, optionally with a session check and a token reservation.
 
 `GuardCall` describes one request's guards; `check`/`acheck` run it as ONE EVALSHA (sync and
-asyncio clients), `settle`/`asettle` settle a token reservation afterwards. Every key of one call
-carries the caller's `{u:<id>}` hash tag, so the script works on Redis Cluster.
+asyncio clients), `acheck_and_read` pipelines it with an MGET (the web's cache lookup),
+`settle`/`asettle` settle a token reservation afterwards (`settle_script` hands the call to a
+caller that batches it). A charge of cost 0 is a free peek: decided and reported, never written.
+Every key of one call carries the caller's `{u:<id>}` hash tag, so the script works on Redis
+Cluster.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -16,7 +20,7 @@ from redis.exceptions import NoScriptError
 
 from shared import lua
 from shared.guards.policies import Charge, Policy, checked_cost
-from shared.redis_client import AsyncRedisClient, RedisClient
+from shared.redis_client import AsyncRedisClient, RedisClient, is_cluster
 
 SESSION_LIVE, SESSION_LOST, SESSION_UNCHECKED = 1, 0, -1
 
@@ -123,6 +127,42 @@ async def acheck(client: AsyncRedisClient, call: GuardCall) -> Decision:
     """The asyncio twin of `check`."""
     keys, args = call.keys_and_args()
     return call.parse(await _aevalsha(client, "guard", keys, args))
+
+
+async def acheck_and_read(
+    client: AsyncRedisClient, call: GuardCall, read_keys: list[str]
+) -> tuple[Decision, list[Any] | Exception]:
+    """The guards and an MGET of `read_keys` in ONE round trip (a non-transactional pipeline).
+
+    The MGET is a plain read that any caller may see, so it needs no atomicity with the
+    script; its failure is returned, not raised (the reader decides how to degrade). On Redis
+    Cluster the keys' slots differ and the cluster pipeline cannot carry EVALSHA, so the two go
+    concurrently: two round trips in flight at once.
+    """
+    if is_cluster(client):
+        decision, read = await asyncio.gather(
+            acheck(client, call), client.mget(read_keys), return_exceptions=True
+        )
+        if isinstance(decision, BaseException):
+            raise decision
+        return decision, read if isinstance(read, list | Exception) else Exception(read)
+    keys, args = call.keys_and_args()
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.evalsha(lua.script(client, "guard").sha, len(keys), *keys, *args)
+        pipe.mget(read_keys)
+        guard, read = await pipe.execute(raise_on_error=False)
+    if isinstance(guard, NoScriptError):  # after a SCRIPT FLUSH: the script ran nothing
+        guard = await _aevalsha(client, "guard", keys, args)
+    elif isinstance(guard, Exception):
+        raise guard
+    return call.parse(guard), read
+
+
+def settle_script(
+    charges: list[Charge], reservation_key: str, actual: int
+) -> tuple[str, list[str], list[str | int]]:
+    """(script name, KEYS, ARGV) of the settle, for a caller that batches it (write-behind)."""
+    return ("guard_settle", *_settle_call(charges, reservation_key, actual, None))
 
 
 def _settle_call(

@@ -10,7 +10,8 @@
 -- ARGV[3]      session id to check (member of the session zset), or ''
 -- ARGV[4]      reservation record TTL in milliseconds, 0 for no record
 -- ARGV[5+4(i-1) ..] per policy i: emission interval T (us, integer > 0), limit L (burst, units),
---              cost (units, integer >= 0), shadow flag ('1' = decide and report, never block)
+--              cost (units, integer >= 0; 0 is a free peek: decided and reported, its key is
+--              never written), shadow flag ('1' = decide and report, never block)
 -- returns      {allowed 0|1, session 1 live | 0 lost | -1 not checked,
 --               then per policy i: passes 0|1, remaining units, reset us, retry_after us}
 --              reset = time until the bucket is full again; retry_after = 0 when the policy

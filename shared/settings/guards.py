@@ -86,7 +86,10 @@ class GuardSettings:
     guard_timeout_s: float = setting(
         "GUARD_REDIS_TIMEOUT",
         0.25,
-        "Bound of one guard round trip; beyond it the fail mode applies.",
+        "Redis time allowed to one guard round trip (time the web process's event loop spent on "
+        "other requests does not count, up to 4x or 1 s). A timeout with no answer from Redis "
+        "on a responsive loop applies the fail mode; one while the process was congested sheds "
+        "the request (503 + Retry-After).",
         unit="s",
         minimum=0.005,
     )

@@ -53,3 +53,26 @@ class WebSettings:
         "metrics exempt).",
         minimum=1,
     )
+    write_behind_interval_ms: float = setting(
+        "WEB_WRITE_BEHIND_INTERVAL_MS",
+        5.0,
+        "Longest a post-response write (settle, analytics event, counter, refusal audit) waits "
+        "in the per-process buffer before its batch is flushed as one pipeline.",
+        unit="ms",
+        minimum=0.1,
+        maximum=10_000,
+    )
+    write_behind_batch: int = setting(
+        "WEB_WRITE_BEHIND_BATCH",
+        256,
+        "Buffered writes that trigger a flush at once, and the most one pipeline carries.",
+        minimum=1,
+    )
+    write_behind_capacity: int = setting(
+        "WEB_WRITE_BEHIND_CAPACITY",
+        10_000,
+        "Most writes one process buffers; beyond it new ones are dropped and counted on /metrics "
+        "(chatbot_write_behind_dropped_total). Only counts and corrections ride here, never "
+        "guard decisions.",
+        minimum=1,
+    )

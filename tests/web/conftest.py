@@ -8,12 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 
-@pytest.fixture(autouse=True)
-def _fresh_refusal_episodes() -> None:
-    """Refusal audits are deduplicated per process; every test starts with none open."""
-    from web.audit_log import forget_episodes  # noqa: PLC0415
-
-    forget_episodes()
+def drain(client: TestClient) -> None:
+    """Flush the app's write-behind buffer now (the writes a response left for later)."""
+    assert client.portal is not None, "the TestClient must be inside its `with` block"
+    client.portal.call(client.app.state.write_behind.drain)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from shared.analytics import detect, rollup, series
 from shared.normalize import normalize_query, query_hash
 from shared.responder import Reply
 from shared.settings import get_settings, reset_settings
+from tests.web.conftest import drain
 
 
 def boom(message: str, model: str) -> Reply:
@@ -43,6 +44,7 @@ def test_chat_appends_one_event_and_the_rollup_counts_it(
             "/chat", json={"message": "Hi there!", "model": model}, headers=headers
         )
         assert response.status_code == 200, response.text
+    drain(client)  # the events leave through the write-behind buffer
     entries = r.xrange(keys.events_stream())
     assert len(entries) == 3
     first = orjson.loads(entries[0][1][b"e"])
@@ -67,6 +69,7 @@ def test_a_failed_reply_is_an_error_event(
     reset_settings()
     response = client.post("/chat", json={"message": "hello"})
     assert response.status_code == 500
+    drain(client)
     [(_, fields)] = r.xrange(keys.events_stream())
     assert orjson.loads(fields[b"e"])["err"] == "RuntimeError"
     _roll_up(r)

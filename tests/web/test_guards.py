@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from embedded_redis import free_port
 from shared import lua
 from shared.settings import reset_settings
+from tests.web.conftest import drain
 
 Token = Callable[..., str]
 
@@ -119,7 +120,8 @@ def _monitor(redis_base_url: str, action: Callable[[], Any]) -> list[str]:
             for event in m.listen():
                 if end in event["command"]:
                     return
-                if event.get("client_type") != "lua":  # commands run inside a script
+                handshake = event["command"].startswith(("HELLO", "CLIENT SETINFO"))
+                if event.get("client_type") != "lua" and not handshake:  # not in a script
                     seen.append(event["command"])
 
         reader = threading.Thread(target=collect, daemon=True)
@@ -161,20 +163,71 @@ def test_all_guards_of_a_chat_cost_one_round_trip(
         assert guard_call.count("t:sess:") == 1
 
 
-def test_token_reservation_adds_only_the_settle_after_the_response(
+def _round_trips(r: redis.Redis, action: Callable[[], Any]) -> int:
+    """Round trips clients made while `action` ran: replies Redis wrote (one write per round
+    trip, a pipeline's replies included), less the one of the INFO that reads the counter."""
+
+    def writes() -> int:
+        return int(r.info("stats")["total_writes_processed"])
+
+    before = writes()
+    action()
+    return writes() - before - 1
+
+
+def test_a_cache_hit_costs_one_round_trip_and_reserves_nothing(
+    settings_env: pytest.MonkeyPatch, redis_base_url: str, r: redis.Redis, token: Token
+) -> None:
+    with _app(
+        settings_env, TOKEN_LIMIT_PER_MINUTE="10000", TOKEN_LIMIT_MODEL_PER_MINUTE="5000",
+        RATE_LIMIT_DAILY_REQUESTS="1000",
+        WEB_WRITE_BEHIND_INTERVAL_MS="1000",  # only `drain` flushes: the request path alone
+    ) as client:  # fmt: skip
+        auth = {"Authorization": f"Bearer {token()}"}
+        sid = client.post("/sessions", headers=auth).json()["session_id"]
+        assert chat(client, token(), session_id=sid).headers["X-Cache"] == "miss"
+        drain(client)
+        responses: list[Any] = []
+        commands = _monitor(
+            redis_base_url, lambda: responses.append(chat(client, token(), session_id=sid))
+        )
+        assert responses[0].headers["X-Cache"] == "hit"
+        # Two tokens policies peeked, minute + day charged, the session checked: one EVALSHA,
+        # and the cache's MGET beside it; no reservation record, no settle.
+        assert len(commands) == 2, commands
+        assert commands[0].startswith(f"EVALSHA {_sha('guard')}")
+        assert commands[0].count("t:rl:") == 4
+        assert commands[1].startswith("MGET")
+        assert responses[0].headers["RateLimit"].startswith('"tokens";r=')
+        drain(client)
+        trips = _round_trips(r, lambda: responses.append(chat(client, token(), session_id=sid)))
+        assert responses[-1].headers["X-Cache"] == "hit"
+        assert trips == 1
+        # The hit's counters and analytics event leave later, as one pipeline per flush.
+        assert _round_trips(r, lambda: drain(client)) == 1
+        assert not list(r.scan_iter(match="t:rl:*:res:*"))
+        assert r.xlen("t:{an}:events") == 3
+
+
+def test_a_miss_reserves_its_tokens_and_settles_through_the_buffer(
     settings_env: pytest.MonkeyPatch, redis_base_url: str, r: redis.Redis, token: Token
 ) -> None:
     with _app(
         settings_env, TOKEN_LIMIT_PER_MINUTE="10000", TOKEN_LIMIT_MODEL_PER_MINUTE="5000"
     ) as client:
-        chat(client, token())  # connect and load both scripts first
+        chat(client, token(), message="warm up")  # connect and load both scripts first
+        drain(client)
         r.script_load(lua.source("guard_settle"))
         responses: list[Any] = []
         commands = _monitor(
-            redis_base_url, lambda: responses.append(chat(client, token(), model="gpt-x"))
+            redis_base_url,
+            lambda: (responses.append(chat(client, token(), model="gpt-x")), drain(client)),
         )
         assert responses[0].status_code == 200
-        assert _guard_work(commands) == (1, 1, [])  # guard before the reply, settle after it
+        assert responses[0].headers["X-Cache"] == "miss"
+        # the peek with the cache lookup, the reservation before the model call, the settle
+        # after the answer (from the buffer)
+        assert _guard_work(commands) == (2, 1, [])
         policy = responses[0].headers["RateLimit-Policy"]
         assert '"tokens";q=10000;w=60;qu="tokens"' in policy
         assert '"model_tokens";q=5000;w=60;qu="tokens"' in policy
@@ -188,7 +241,9 @@ def test_settle_refunds_the_unused_estimate(settings_env: pytest.MonkeyPatch, to
         first = chat(client, token())
         assert first.headers["RateLimit"].startswith('"tokens";r=497;')  # 3 + 500 reserved
         used = sum(first.json()["usage"].values())
-        second = chat(client, token())  # would be refused (2 x 503 > 1000) without the refund
+        drain(client)  # the settle leaves through the write-behind buffer
+        # another question (a miss reserves): refused (2 x 503 > 1000) without the refund
+        second = chat(client, token(), message="hello again")
         assert second.status_code == 200
         remaining = int(re.search(r'"tokens";r=(\d+)', second.headers["RateLimit"])[1])
         # the first request now costs only what it used; +a few: tokens regained meanwhile

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi import HTTPException
-from starlette.requests import Request
 
 from shared.redis_client import build_async_client
 from shared.settings import get_settings, reset_settings
@@ -29,16 +28,12 @@ def black_hole() -> Iterator[str]:
         server.close()
 
 
-def _request() -> Request:
-    return Request({"type": "http", "method": "POST", "path": "/chat", "headers": []})
-
-
 def _check(url: str) -> admission.Guarded:
     async def run() -> admission.Guarded:
         client = build_async_client(get_settings().conn, url)
         try:
             who = Principal("alice", None, "127.0.0.1")
-            return await admission.check_request(_request(), client, who, tokens=10)
+            return await admission.check_request(client, who, tokens=10)
         finally:
             await client.aclose()
 

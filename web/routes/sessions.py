@@ -8,16 +8,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from shared.guards import sessions
 from shared.settings import get_settings
-from web import audit_log
 from web.admission import bounded, guard_identity, store_unavailable
 from web.auth import Caller
 from web.deps import Redis
+from web.refusal import Refusal
 
 router = APIRouter(tags=["sessions"])
 SessionId = Path(min_length=1, max_length=sessions.MAX_SESSION_ID)
@@ -42,7 +42,7 @@ def _iso(deadline_us: int) -> str:
 
 @router.post("/sessions", status_code=201)
 async def open_session(
-    who: Caller, redis: Redis, request: Request, body: OpenSession | None = None
+    who: Caller, redis: Redis, body: OpenSession | None = None
 ) -> dict[str, Any]:
     session_id = (body.session_id if body else None) or uuid.uuid4().hex
     limits = _limits()
@@ -50,12 +50,9 @@ async def open_session(
         got = await bounded(sessions.aacquire(redis, guard_identity(who), session_id, limits))
     except sessions.ConcurrencyLimitError as exc:
         retry_s = max(1, -(-exc.retry_after_us // 1_000_000))
-        # Audited on the refusal path only (one XADD after the script's verdict).
-        details = {"limit": limits.limit, "retry_after_s": retry_s, "reason": str(exc)}
-        await audit_log.record_refusal(
-            redis, request, who, "session.limit", details, retry_after_s=retry_s
-        )
-        raise HTTPException(429, str(exc), headers={"Retry-After": str(retry_s)}) from None
+        raise Refusal(
+            429, str(exc), "session.limit", "sessions", retry_s, details={"limit": limits.limit}
+        ) from None
     except (RedisError, TimeoutError) as exc:
         raise store_unavailable(exc) from None
     return {

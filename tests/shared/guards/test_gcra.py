@@ -60,6 +60,19 @@ def test_cost_zero_is_a_free_peek(r: redis.Redis) -> None:
     assert r.exists(keys.rate_limit("alice", "minute")) == 0
 
 
+def test_a_peek_beside_a_charge_writes_nothing_on_its_own_key(r: redis.Redis) -> None:
+    """The web's hit path: token policies peeked at cost 0 beside the request charge."""
+    tokens = Policy("tokens", 100, 60.0, unit="tokens")
+    run(r, one(tokens, cost=100, who="bob"))  # the token bucket is empty now
+    stored = r.get(keys.rate_limit("bob", "tokens"))
+    peek_and_charge = one(tokens, cost=0, who="bob") + one(cost=1, who="bob")
+    d = run(r, peek_and_charge)
+    assert d.allowed  # an empty bucket still passes a cost of 0
+    assert d.results[0].remaining == 0
+    assert r.get(keys.rate_limit("bob", "tokens")) == stored
+    assert r.exists(keys.rate_limit("bob", "minute")) == 1
+
+
 def test_cost_equal_to_the_limit_passes_once_from_full(r: redis.Redis) -> None:
     assert run(r, one(cost=5)).allowed
     assert not run(r, one(cost=1)).allowed
