@@ -96,9 +96,3 @@ class AuditSettings:
         unit="rows",
         minimum=0,
     )
-    crash_point: str = setting(
-        "AUDIT_TEST_CRASH_POINT",
-        "",
-        "Testing only: audit.trim SIGKILLs its own process at this step (crash tests).",
-        choices=("", "after_insert", "after_commit", "after_trim"),
-    )
