@@ -7,21 +7,21 @@ from typing import Any
 from celery import current_app
 
 from shared import health
-from shared.analytics.health import check_stream_lag
+from shared.analytics import health as analytics_health
 from shared.audit import health as audit_health
-from shared.cache.health import check_hit_rate
-from shared.guards.health import check_sessions
+from shared.cache import health as cache_health
+from shared.guards import health as guards_health
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 from workers import broker
 
-# Health checks owned by the feature domains; each takes (client, settings, now).
+# Each feature domain's `shared/<domain>/health.py:check`, in the snapshot's check order.
 DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (
-    check_stream_lag,
+    analytics_health.check,
     audit_health.check,
-    check_hit_rate,
-    check_sessions,
+    cache_health.check,
+    guards_health.check,
 )
 
 
