@@ -7,6 +7,7 @@ from typing import Any
 from celery import current_app
 
 from shared import health
+from shared import task_names as names
 from shared.analytics import health as analytics_health
 from shared.audit import health as audit_health
 from shared.cache import health as cache_health
@@ -30,7 +31,7 @@ def _ping(timeout_s: float) -> list[str]:
     return [name for reply in replies for name in reply]
 
 
-@periodic_task("health.probe", time_limit_s=30)
+@periodic_task(names.HEALTH_PROBE, time_limit_s=30)
 def probe() -> dict[str, Any]:
     """Probe and store the snapshot; returns the overall status."""
     settings = get_settings()
