@@ -20,20 +20,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline as AsyncPipeline
 from redis.exceptions import RedisError
 
 from shared import keys
 from shared.normalize import normalize_query, query_hash
-from shared.pipeline import AnyPipeline
 from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
-EitherPipeline: TypeAlias = "AnyPipeline | AsyncPipeline"
 _TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MODEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _QHASH = re.compile(r"[0-9a-f]{32}")
@@ -92,16 +89,6 @@ def event_fields(
         "q": qhash or "",
     }
     return {"e": orjson.dumps(body)}
-
-
-def queue_event(pipe: EitherPipeline, **fields: Any) -> None:
-    """Queue the XADD of one chat event on `pipe` (the caller executes; one command).
-
-    Takes the keyword arguments of `event_fields`. Redis side effect: XADD to
-    `keys.events_stream()` with `MAXLEN ~ ANALYTICS_EVENTS_MAXLEN`.
-    """
-    maxlen = get_settings().analytics.events_maxlen
-    pipe.xadd(keys.events_stream(), event_fields(**fields), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
 
 
 # Values already validated, so the hot loop pays one set lookup instead of a regex per event.

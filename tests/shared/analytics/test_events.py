@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -9,8 +10,10 @@ import pytest
 import redis
 
 from shared import keys
-from shared.analytics.events import EventError, event_fields, parse, queue_event
+from shared.analytics.events import EventError, append_event, event_fields, parse
 from shared.normalize import normalize_query, query_hash
+from shared.redis_client import build_async_client
+from shared.settings import get_settings
 
 
 def _body(**over: Any) -> dict[str, Any]:
@@ -25,20 +28,30 @@ def _entry(body: Any) -> dict[bytes, bytes]:
     return {b"e": orjson.dumps(body)}
 
 
-def test_queue_event_is_one_bounded_xadd_with_the_query_hash(r: redis.Redis) -> None:
-    with r.pipeline(transaction=False) as pipe:
-        queue_event(pipe, user_id="alice", model="m1", prompt_tokens=3, completion_tokens=4,
-                    latency_ms=12.5, cache_hit=False, message="Hello,  World!")  # fmt: skip
-        assert len(pipe.command_stack) == 1
-        (entry_id,) = pipe.execute()
-    [(got_id, fields)] = r.xrange(keys.events_stream())
-    assert got_id == entry_id
+def test_append_event_is_one_xadd_with_the_query_hash_and_a_dead_redis_returns_false(
+    r: redis.Redis,
+) -> None:
+    from embedded_redis import free_port  # noqa: PLC0415
+
+    async def append(url: str | None) -> bool:
+        client = build_async_client(get_settings().conn, url, socket_timeout_s=0.5)
+        try:
+            return await append_event(client, user_id="alice", model="m1", prompt_tokens=3,
+                                      completion_tokens=4, latency_ms=12.5, cache_hit=False,
+                                      message="Hello,  World!")  # fmt: skip
+        finally:
+            await client.aclose()  # type: ignore[attr-defined]
+
+    assert asyncio.run(append(None)) is True
+    [(entry_id, fields)] = r.xrange(keys.events_stream())
     assert orjson.loads(fields[b"e"])["q"] == query_hash(normalize_query("hello world"))
-    ev = parse(got_id, fields, max_bytes=4096)
+    ev = parse(entry_id, fields, max_bytes=4096)
     assert (ev.user, ev.model, ev.prompt_tokens, ev.completion_tokens) == ("alice", "m1", 3, 4)
     assert ev.cache_hit is False
     assert ev.latency_ms == 12.5
     assert ev.ts_ms == int(entry_id.split(b"-")[0])
+    assert asyncio.run(append(f"redis://127.0.0.1:{free_port()}/0")) is False
+    assert r.xlen(keys.events_stream()) == 1
 
 
 @pytest.mark.parametrize(
