@@ -1,11 +1,11 @@
 """Analytics: events/s from XADD to the rolled-up summary vs one Celery task per event, and the
 request-path cost of the append. All in one run against one private redis-server.
 
-Ours: a producer process appends events with `queue_event` (pipelined XADD, as many web
-processes would) while this process runs the rollup (`rollup.run` + `write_snapshots`) until
-the summary reports every event; also each half alone. Baseline: one Celery task per event
-(published with `send_task`, run by a prefork worker with 2 processes), each task updating the
-same kind of counters with one pipelined round trip.
+Ours: a producer process appends events with `queue_event` below (pipelined XADDs of
+`event_fields`, as many web processes would) while this process runs the rollup (`rollup.run`
++ `write_snapshots`) until the summary reports every event; also each half alone. Baseline: one
+Celery task per event (published with `send_task`, run by a prefork worker with 2 processes),
+each task updating the same kind of counters with one pipelined round trip.
 Run: `.venv/bin/python -m benchmarks.analytics_throughput [n_events] [n_baseline]`, or
 `... analytics_throughput append` for the request-path cost alone.
 """
@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks._util import ROOT, private_redis, table
@@ -38,11 +39,25 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
+def event_queuer() -> Callable[..., None]:
+    """`queue_event(pipe, **fields)`: queue one event's bounded XADD on a caller's pipeline."""
+    from shared import keys  # noqa: PLC0415
+    from shared.analytics.events import event_fields  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    stream, maxlen = keys.events_stream(), get_settings().analytics.events_maxlen
+
+    def queue_event(pipe: Any, **fields: Any) -> None:
+        pipe.xadd(stream, event_fields(**fields), maxlen=maxlen, approximate=True)
+
+    return queue_event
+
+
 def produce(n: int) -> None:
-    """Append `n` events with the web's helper, pipelined; prints the producer's events/s."""
-    from shared.analytics.events import queue_event  # noqa: PLC0415
+    """Append `n` events with the web's event schema, pipelined; prints the producer's events/s."""
     from shared.redis_client import get_redis  # noqa: PLC0415
 
+    queue_event = event_queuer()
     client = get_redis()
     started = time.perf_counter()
     for start in range(0, n, PRODUCER_CHUNK):
@@ -181,10 +196,11 @@ def append_cost(n: int = 2000, rounds: int = 7) -> dict[str, float]:
     Each variant runs `rounds` times interleaved; the fastest round counts (least disturbed by
     the other processes sharing the CPU).
     """
-    from shared.analytics.events import append_event, queue_event  # noqa: PLC0415
+    from shared.analytics.events import append_event  # noqa: PLC0415
     from shared.redis_client import build_async_client, get_redis  # noqa: PLC0415
     from shared.settings import get_settings  # noqa: PLC0415
 
+    queue_event = event_queuer()
     client = get_redis()
     event = _event(1)
 

@@ -3,7 +3,8 @@
 Compared, per request, on the asyncio client the web uses (loopback Redis, one connection):
 
 - `guard only`: a request pipeline without auditing (the floor: one round trip);
-- `guard + queue_event`: the same pipeline with the audit XADD queued on it (ours, web path);
+- `guard + queue_event`: the same pipeline with the audit XADD queued on it (`queue_fields`;
+  a caller that already has a pipeline; the web itself calls `alog_event`);
 - `guard, then log_event`: a separate round trip for the audit (what a naive caller pays);
 - `seed: ZADD + ZREMRANGEBYRANK`: the seed plan's sorted set capped at AUDIT_MAX_EVENTS, queued
   on the same pipeline (the baseline; it loses events by design).
@@ -43,7 +44,9 @@ async def _measure(n: int) -> dict[str, float]:
     async def with_queue_event() -> None:
         async with client.pipeline(transaction=False) as pipe:
             pipe.incr("bench:guard")
-            audit.queue_event(pipe, "guard.rejected", "user:alice", details, ip="192.0.2.1")
+            audit.queue_fields(
+                pipe, audit.event_fields("guard.rejected", "user:alice", details, ip="192.0.2.1")
+            )
             await pipe.execute()
 
     async def separate_round_trip() -> None:

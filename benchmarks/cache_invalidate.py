@@ -159,8 +159,9 @@ def bench_patterns(url: str, rounds: int) -> list[list[object]]:
 
 def bench_generation(url: str) -> list[list[object]]:
     from shared.cache.invalidate import bump_user  # noqa: PLC0415
+    from shared.cache.sweep import sweep  # noqa: PLC0415
     from shared.keys import cache_user_entries_pattern  # noqa: PLC0415
-    from shared.pipeline import scan_unlink  # noqa: PLC0415
+    from shared.pipeline import DEFAULT_CHUNK  # noqa: PLC0415
     from shared.redis_client import get_redis  # noqa: PLC0415
     from shared.settings import get_settings  # noqa: PLC0415
 
@@ -178,7 +179,8 @@ def bench_generation(url: str) -> list[list[object]]:
             bump_user(client, "big", cs)
             times.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        gone = scan_unlink(client, cache_user_entries_pattern("big"), count=1000).unlinked
+        pattern = cache_user_entries_pattern("big")
+        gone = sweep(client, pattern, count=1000, batch=DEFAULT_CHUNK)[1].unlinked
         delete_s = time.perf_counter() - t0
         assert gone == n
         rows.append([f"{n:,}", f"{statistics.median(times) * 1e6:.0f}", f"{delete_s * 1e3:.0f}"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schedules import analytics, audit, cache, files, health, sessions
+from schedules import analytics, audit, cache, files, guards, health
 from schedules.base import Schedule
 from shared.settings import Settings
 
 DOMAINS: list[Callable[[Settings], Schedule]] = [
     health.schedule,
-    sessions.schedule,
+    guards.schedule,
     analytics.schedule,
     audit.schedule,
     cache.schedule,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schedules.base import Schedule, every
+from shared import task_names as names
 from shared.settings import Settings
 
 
@@ -10,8 +11,8 @@ def schedule(settings: Settings) -> Schedule:
     s = settings.schedule
     return {
         # Regenerate the most popular answers that are missing or near expiry (run-locked).
-        **every("cache.warmup", s.cache_warmup_interval_s, enabled=s.cache_warmup_enabled),
+        **every(names.CACHE_WARMUP, s.cache_warmup_interval_s, enabled=s.cache_warmup_enabled),
         # No arguments = the sweep: resume unfinished pattern jobs, reap invalidated users'
         # old answers, drop dead members of tag sets.
-        **every("cache.invalidate", s.cache_sweep_interval_s, enabled=s.cache_sweep_enabled),
+        **every(names.CACHE_INVALIDATE, s.cache_sweep_interval_s, enabled=s.cache_sweep_enabled),
     }

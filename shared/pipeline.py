@@ -2,13 +2,13 @@
 
 The rule for every Redis helper in `shared/`: it *queues* commands on a pipeline that the caller
 passes in, and the caller executes once. This module holds the few helpers that own the execute
-themselves because their whole point is to bound a large job: chunked pipelines and
-SCAN/UNLINK sweeps that visit every primary of a cluster, one bounded batch at a time.
+themselves because their whole point is to bound a large job (chunked pipelines), and the
+pieces of a sweep: resumable SCAN pages over every primary of a cluster and slot-safe UNLINKs.
+The sweep itself is `shared.cache.sweep`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from redis.client import Pipeline
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from shared.redis_client import RedisClient, as_bytes, is_cluster
+from shared.redis_client import RedisClient, as_bytes
 
 T = TypeVar("T")
 # ClusterPipeline queues the same commands; see the note on RedisClient.
@@ -128,41 +128,3 @@ def scan_pages(
             yield state, as_bytes(page)
             if cursor == 0:
                 break
-
-
-@dataclass
-class SweepResult:
-    scanned_pages: int = 0
-    unlinked: int = 0
-
-
-def scan_unlink(
-    client: RedisClient,
-    match: str,
-    *,
-    count: int = 1000,
-    batch: int = DEFAULT_CHUNK,
-    pause_s: float = 0.0,
-    keep: Callable[[bytes], bool] | None = None,
-    state: ScanState | None = None,
-    on_page: Callable[[ScanState, SweepResult], None] | None = None,
-) -> SweepResult:
-    """SCAN every primary for `match` and UNLINK what it finds, `batch` keys per round trip.
-
-    `keep(key)` spares a key; `pause_s` sleeps between batches so other clients keep their
-    latency; `on_page` sees the state after each page (persist it to resume after a crash).
-    """
-    cluster = is_cluster(client)
-    result = SweepResult()
-    for current, page in scan_pages(client, match, count=count, state=state):
-        result.scanned_pages += 1
-        doomed = [k for k in page if keep is None or not keep(k)]
-        for part in chunked(doomed, batch):
-            with client.pipeline(transaction=False) as pipe:
-                queue_unlink(pipe, part, cluster=cluster)
-                result.unlinked += sum(int(n) for n in pipe.execute())
-            if pause_s:
-                time.sleep(pause_s)
-        if on_page is not None:
-            on_page(current, result)
-    return result

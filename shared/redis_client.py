@@ -26,7 +26,7 @@ from redis.retry import Retry
 from redis.typing import StreamRangeResponse, XReadGroupResponse, ZSetRangeResponse
 
 from shared.settings import get_settings
-from shared.settings.redis import ConnectionSettings
+from shared.settings.redis import RedisSettings
 
 # RedisCluster implements the same command API as Redis but does not declare it to the type
 # checker; one alias keeps call sites honest while `is_cluster()` tells them apart at run time.
@@ -85,11 +85,11 @@ def is_cluster_url(url: str) -> bool:
     return urlsplit(url).scheme.endswith("+cluster")
 
 
-def uses_tls(url: str, conn: ConnectionSettings) -> bool:
+def uses_tls(url: str, conn: RedisSettings) -> bool:
     return conn.use_ssl or urlsplit(url).scheme.startswith("rediss")
 
 
-def tls_options(conn: ConnectionSettings) -> dict[str, Any]:
+def tls_options(conn: RedisSettings) -> dict[str, Any]:
     """redis-py TLS keyword arguments; certificates are always verified, host names by default."""
     return {
         "ssl_cert_reqs": "required",
@@ -100,7 +100,7 @@ def tls_options(conn: ConnectionSettings) -> dict[str, Any]:
     }
 
 
-def with_credentials(url: str, conn: ConnectionSettings) -> str:
+def with_credentials(url: str, conn: RedisSettings) -> str:
     """Put REDIS_USERNAME/REDIS_PASSWORD into a redis or sentinel URL that carries none (kombu)."""
     parts = urlsplit(url)
     if not parts.scheme.startswith(("redis", "sentinel")) or parts.password or not conn.password:
@@ -113,7 +113,7 @@ def with_credentials(url: str, conn: ConnectionSettings) -> str:
 
 
 def _options(
-    conn: ConnectionSettings, url: str, socket_timeout_s: float | None
+    conn: RedisSettings, url: str, socket_timeout_s: float | None
 ) -> tuple[str, dict[str, Any]]:
     scheme = urlsplit(url).scheme
     tls = uses_tls(url, conn)
@@ -138,7 +138,7 @@ def _options(
 
 
 def build_client(
-    conn: ConnectionSettings, url: str | None = None, *, socket_timeout_s: float | None = None
+    conn: RedisSettings, url: str | None = None, *, socket_timeout_s: float | None = None
 ) -> RedisClient:
     """Build a client from settings; `socket_timeout_s` overrides REDIS_TIMEOUT (request path)."""
     url = url or conn.redis_url
@@ -153,7 +153,7 @@ def build_client(
 
 
 def build_async_client(
-    conn: ConnectionSettings, url: str | None = None, *, socket_timeout_s: float | None = None
+    conn: RedisSettings, url: str | None = None, *, socket_timeout_s: float | None = None
 ) -> AsyncRedisClient:
     """The asyncio twin of `build_client`, for the web app (one per event loop, via lifespan)."""
     url = url or conn.redis_url

@@ -6,6 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
+from shared import task_names as names
 from shared.analytics import detect, persist, rollup, series
 from shared.redis_client import get_redis
 from shared.settings import get_settings
@@ -14,7 +15,7 @@ from tasks.periodic import periodic_task
 ROLLUP_TIME_LIMIT_S = 120
 
 
-@periodic_task("analytics.rollup", time_limit_s=ROLLUP_TIME_LIMIT_S)
+@periodic_task(names.ANALYTICS_ROLLUP, time_limit_s=ROLLUP_TIME_LIMIT_S)
 def rollup_task() -> dict[str, Any]:
     """Consume both streams, persist closed buckets to SQL, write the dashboard snapshots."""
     settings = get_settings()
@@ -29,7 +30,7 @@ def rollup_task() -> dict[str, Any]:
     return out
 
 
-@periodic_task("analytics.detect_anomalies", time_limit_s=60)
+@periodic_task(names.ANALYTICS_DETECT_ANOMALIES, time_limit_s=60)
 def detect_anomalies() -> dict[str, Any]:
     """Score the last closed minute; alerts go to the alerts stream and the snapshot."""
     result = detect.detect(get_redis(), get_settings())

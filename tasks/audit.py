@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared import task_names as names
 from shared.audit import archive as audit_archive
 from shared.audit import retention as audit_retention
 from shared.audit import verify as audit_verify
@@ -17,7 +18,7 @@ from tasks.periodic import periodic_task
 log = logging.getLogger(__name__)
 
 
-@periodic_task("audit.trim", time_limit_s=300)
+@periodic_task(names.AUDIT_TRIM, time_limit_s=300)
 def trim() -> dict[str, Any]:
     """Archive the stream to SQL (hash-chained), then trim Redis up to the committed watermark."""
     ensure_tables(get_engine())
@@ -25,7 +26,7 @@ def trim() -> dict[str, Any]:
     return result.as_dict()
 
 
-@periodic_task("audit.verify", time_limit_s=1800)
+@periodic_task(names.AUDIT_VERIFY, time_limit_s=1800)
 def verify() -> dict[str, Any]:
     """Recompute the archive's hash chain and record the outcome (health and stats show it)."""
     engine = ensure_tables(get_engine())
@@ -36,7 +37,7 @@ def verify() -> dict[str, Any]:
     return report.as_dict()
 
 
-@periodic_task("audit.purge", time_limit_s=600)
+@periodic_task(names.AUDIT_PURGE, time_limit_s=600)
 def purge() -> dict[str, Any]:
     """Delete archived events past AUDIT_RETENTION_DAYS in bounded batches, with checkpoints."""
     ensure_tables(get_engine())

@@ -14,6 +14,7 @@ from typing import Any
 from celery import shared_task
 from redis.exceptions import RedisError
 
+from shared import task_names as names
 from shared.cache import invalidate as inv
 from shared.cache import warmup as warm
 from shared.cache.entry import CacheKey
@@ -31,7 +32,7 @@ _vt = get_settings().workers.visibility_timeout_s
 HARD_LIMIT_S = max(30, min(1800, _vt - 60))
 
 
-@periodic_task("cache.warmup", time_limit_s=600)
+@periodic_task(names.CACHE_WARMUP, time_limit_s=600)
 def warmup() -> dict[str, Any]:
     """Regenerate the most popular answers that are missing or near expiry."""
     settings = get_settings()
@@ -39,7 +40,7 @@ def warmup() -> dict[str, Any]:
 
 
 @shared_task(
-    name="cache.invalidate",
+    name=names.CACHE_INVALIDATE,
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -82,7 +83,7 @@ def invalidate(
         return inv.sweep_all(client, settings, progress)
 
 
-@shared_task(name="cache.refresh", acks_late=False, time_limit=300, soft_time_limit=270)
+@shared_task(name=names.CACHE_REFRESH, acks_late=False, time_limit=300, soft_time_limit=270)
 def refresh(
     text: str, model: str, template_version: str, user_id: str | None = None
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared import task_names as names
 from shared.files.cleanup import cleanup as cleanup_files
 from shared.files.process import process_file, time_limits
 from shared.redis_client import get_redis
@@ -32,7 +33,7 @@ def _int(value: Any) -> int:
 
 
 @shared_task(
-    name="files.process",
+    name=names.FILES_PROCESS,
     acks_late=True,
     reject_on_worker_lost=True,
     time_limit=HARD_LIMIT_S,
@@ -55,7 +56,7 @@ def process(file_id: str, gen: int = 0, filename: str = "") -> dict[str, Any]:
     )
 
 
-@periodic_task("files.cleanup", time_limit_s=600)
+@periodic_task(names.FILES_CLEANUP, time_limit_s=600)
 def cleanup() -> dict[str, int]:
     """Delete expired failed uploads and orphaned files; returns the counts."""
     return cleanup_files(get_redis(), get_settings())

@@ -7,21 +7,22 @@ from typing import Any
 from celery import current_app
 
 from shared import health
-from shared.analytics.health import check_stream_lag
+from shared import task_names as names
+from shared.analytics import health as analytics_health
 from shared.audit import health as audit_health
-from shared.cache.health import check_hit_rate
-from shared.guards.health import check_sessions
+from shared.cache import health as cache_health
+from shared.guards import health as guards_health
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 from workers import broker
 
-# Health checks owned by the feature domains; each takes (client, settings, now).
+# Each feature domain's `shared/<domain>/health.py:check`, in the snapshot's check order.
 DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (
-    check_stream_lag,
+    analytics_health.check,
     audit_health.check,
-    check_hit_rate,
-    check_sessions,
+    cache_health.check,
+    guards_health.check,
 )
 
 
@@ -30,7 +31,7 @@ def _ping(timeout_s: float) -> list[str]:
     return [name for reply in replies for name in reply]
 
 
-@periodic_task("health.probe", time_limit_s=30)
+@periodic_task(names.HEALTH_PROBE, time_limit_s=30)
 def probe() -> dict[str, Any]:
     """Probe and store the snapshot; returns the overall status."""
     settings = get_settings()

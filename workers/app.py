@@ -15,8 +15,8 @@ TASK_MODULES = [
     "tasks.audit",
     "tasks.cache",
     "tasks.files",
+    "tasks.guards",
     "tasks.health",
-    "tasks.sessions",
 ]
 
 app = Celery("chatbot", include=TASK_MODULES)

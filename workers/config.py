@@ -12,7 +12,7 @@ from schedules import build_schedule
 from shared import keys
 from shared.redis_client import tls_options, uses_tls, with_credentials
 from shared.settings import Settings
-from shared.settings.redis import ConnectionSettings
+from shared.settings.connections import ConnectionSettings
 from workers.queues import ALL, HEAVY, LATENCY
 
 # Tasks that answer people or protect the request path run on the latency queue.

@@ -1,6 +1,8 @@
-"""The one way chatbot code triggers work: by stable task name, with a bounded publish.
+"""The one way chatbot code reaches the workers: trigger a task by stable name (a bounded
+publish) and read a task's state back.
 
-Importing this module never imports task code; a web process needs only the broker.
+Importing this module never imports task code; a web process needs only the broker and the
+result backend. The names live in `shared.task_names`.
 """
 
 from __future__ import annotations
@@ -11,29 +13,17 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Literal
+from typing import Any
 
+from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from shared.settings import get_settings
+from shared.task_names import TaskName
 from workers.app import app
 
 log = logging.getLogger(__name__)
-
-TaskName = Literal[
-    "health.probe",
-    "cache.invalidate",
-    "cache.warmup",
-    "cache.refresh",
-    "files.process",
-    "analytics.rollup",
-    "analytics.detect_anomalies",
-    "audit.trim",
-    "audit.verify",
-    "audit.purge",
-    "sessions.sweep",
-]
 
 
 class EnqueueError(RuntimeError):
@@ -104,3 +94,21 @@ def _send(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
         log.warning("enqueue of %s failed: result store unreachable", name)
         raise EnqueueError(f"broker unavailable: could not enqueue {name}") from exc
     return str(result.id)
+
+
+def task_state(task_id: str) -> dict[str, Any]:
+    """One read of the result backend: `{"task_id", "state", "result"}`.
+
+    `state` is Celery's name (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY, REVOKED); an
+    unknown id is PENDING. `result` is the return value, the progress meta while it runs, or
+    `{"error", "message"}` after a failure (never a traceback).
+
+    Raises:
+        OSError: the result backend is unreachable.
+    """
+    found = AsyncResult(task_id, app=app)
+    state = str(found.state)
+    result: Any = found.result
+    if isinstance(result, BaseException):
+        result = {"error": type(result).__name__, "message": str(result)}
+    return {"task_id": task_id, "state": state, "result": result}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from shared import keys
 from shared.analytics import buckets
-from shared.analytics.events import EventError, parse_tuple
+from shared.analytics.events import EventError, parse
 from shared.analytics.histogram import bin_of
 from shared.models_catalog import model_label
 from shared.settings.analytics import AnalyticsSettings
@@ -76,8 +76,9 @@ class Batch:
         good = 0
         for entry_id, fields in entries:
             try:
-                ts_ms, type_, user, session, model, pt, ct, latency_ms, hit, error, qhash = (
-                    parse_tuple(entry_id, fields, max_bytes)
+                # Unpacked in one step: attribute access would cost more than the counting.
+                ts_ms, type_, user, session, model, pt, ct, latency_ms, hit, error, qhash = parse(
+                    entry_id, fields, max_bytes
                 )
             except EventError as exc:
                 self.add_dead(entry_id, str(exc), fields)

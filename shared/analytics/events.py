@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple
 
 import orjson
-from redis.asyncio.client import Pipeline as AsyncPipeline
 from redis.exceptions import RedisError
 
 from shared import keys
 from shared.normalize import normalize_query, query_hash
-from shared.pipeline import AnyPipeline
 from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
-EitherPipeline: TypeAlias = "AnyPipeline | AsyncPipeline"
 _TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MODEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _QHASH = re.compile(r"[0-9a-f]{32}")
@@ -46,19 +42,20 @@ class EventError(ValueError):
     """A malformed event; the message is the dead-letter reason (`code: detail`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    ts_ms: int
+class Event(NamedTuple):
+    """One validated chat event. A tuple so the rollup's hot loop can unpack it in one step."""
+
+    ts_ms: int  # the stream id's milliseconds: when Redis received the event
     type: str
     user: str
-    session: str
+    session: str  # "" when the web sent none
     model: str
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
-    cache_hit: bool | None
-    error: str
-    qhash: str
+    cache_hit: bool | None  # None: the answer did not go through the cache
+    error: str  # "" when the chat succeeded
+    qhash: str  # "" when the web sent no query hash
 
 
 def event_fields(
@@ -94,27 +91,22 @@ def event_fields(
     return {"e": orjson.dumps(body)}
 
 
-def queue_event(pipe: EitherPipeline, **fields: Any) -> None:
-    """Queue the XADD of one chat event on `pipe` (the caller executes; one command).
-
-    Takes the keyword arguments of `event_fields`. Redis side effect: XADD to
-    `keys.events_stream()` with `MAXLEN ~ ANALYTICS_EVENTS_MAXLEN`.
-    """
-    maxlen = get_settings().analytics.events_maxlen
-    pipe.xadd(keys.events_stream(), event_fields(**fields), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
-
-
 # Values already validated, so the hot loop pays one set lookup instead of a regex per event.
 _KNOWN_TYPES: set[str] = set()
 _KNOWN_MODELS: set[str] = set()
 _KNOWN_CACHE_MAX = 4096
-Parsed = tuple[int, str, str, str, str, int, int, float, "bool | None", str, str]
+# `Event(...)` runs a Python-level __new__ costing several times this C call per event.
+_new_event = tuple.__new__
 
 
 def _known(value: object, known: set[str], pattern: re.Pattern[str], name: str) -> str:
+    # Type first: a JSON list or object is unhashable, and a TypeError here would escape the
+    # rollup's dead-letter handling and fail the whole batch on every retry.
+    if not isinstance(value, str):
+        raise EventError(f"invalid: field {name}")
     if value in known:
-        return value  # type: ignore[return-value]
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+        return value
+    if not pattern.fullmatch(value):
         raise EventError(f"invalid: field {name}")
     if len(known) < _KNOWN_CACHE_MAX:
         known.add(value)
@@ -137,49 +129,66 @@ def _text(body: dict[str, Any], name: str, limit: int, *, required: bool = False
     return value
 
 
-def parse_tuple(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> Parsed:
-    """Validate one stream entry into a plain tuple (the rollup's hot path).
+def parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> Event:
+    """Validate one stream entry into an `Event` (the rollup's hot path, a few µs per event).
 
-    Returns (ts_ms, type, user, session, model, prompt_tokens, completion_tokens, latency_ms,
-    cache_hit, error, qhash). Raises `EventError` whose message is the dead-letter reason.
+    One inline check accepts a well-formed event whose type and model were seen before; anything
+    else takes `_checked_parse`, which names what is wrong. The two agree on every input
+    (a property test holds them equal). Raises `EventError`: the dead-letter reason.
     """
     raw = fields.get(b"e")
     if raw is None or len(raw) > max_bytes or len(fields) != 1:
-        return _slow_parse(entry_id, fields, max_bytes)
+        return _checked_parse(entry_id, fields, max_bytes)
     try:
         body = orjson.loads(raw)
-        t, u, s, m = body["t"], body["u"], body.get("s", ""), body["m"]
-        pt, ct, lat = body["pt"], body["ct"], body["lat"]
-        hit, err, q = body.get("hit"), body.get("err", ""), body.get("q", "")
+        type_, user, session, model = body["t"], body["u"], body.get("s", ""), body["m"]
+        prompt, completion, latency = body["pt"], body["ct"], body["lat"]
+        hit, error, qhash = body.get("hit"), body.get("err", ""), body.get("q", "")
         ok = (
             body["v"] == 1
-            and t in _KNOWN_TYPES
-            and m in _KNOWN_MODELS
-            and type(u) is str
-            and 0 < len(u) <= 256
-            and type(s) is str
-            and len(s) <= 128
-            and type(pt) is int
-            and 0 <= pt <= MAX_TOKENS
-            and type(ct) is int
-            and 0 <= ct <= MAX_TOKENS
-            and type(lat) in (int, float)
-            and 0 <= lat <= MAX_LATENCY_MS
+            and type_ in _KNOWN_TYPES
+            and model in _KNOWN_MODELS
+            and type(user) is str
+            and 0 < len(user) <= 256
+            and type(session) is str
+            and len(session) <= 128
+            and type(prompt) is int
+            and 0 <= prompt <= MAX_TOKENS
+            and type(completion) is int
+            and 0 <= completion <= MAX_TOKENS
+            and type(latency) in (int, float)
+            and 0 <= latency <= MAX_LATENCY_MS
             and (hit is None or hit is True or hit is False)
-            and type(err) is str
-            and len(err) <= 64
-            and type(q) is str
-            and (not q or (len(q) == 32 and not q.strip(_HEX)))
+            and type(error) is str
+            and len(error) <= 64
+            and type(qhash) is str
+            and (not qhash or (len(qhash) == 32 and not qhash.strip(_HEX)))
         )
     except (orjson.JSONDecodeError, KeyError, TypeError):
         ok = False
     if not ok:
-        # Slow path: a first sighting of a model or type, or a malformed event (names why).
-        return _slow_parse(entry_id, fields, max_bytes)
-    return (int(entry_id.split(b"-", 1)[0]), t, u, s, m, pt, ct, float(lat), hit, err, q)
+        # A first sighting of a model or type, or a malformed event (the checked path says why).
+        return _checked_parse(entry_id, fields, max_bytes)
+    return _new_event(  # type: ignore[no-any-return]
+        Event,
+        (
+            int(entry_id.partition(b"-")[0]),
+            type_,
+            user,
+            session,
+            model,
+            prompt,
+            completion,
+            float(latency),
+            hit,
+            error,
+            qhash,
+        ),
+    )
 
 
-def _slow_parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> Parsed:
+def _checked_parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> Event:
+    """`parse` one check at a time, naming the first failure; registers new types and models."""
     raw = fields.get(b"e")
     if raw is None:
         raise EventError("missing: field e")
@@ -204,7 +213,7 @@ def _slow_parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> 
     qhash = _text(body, "q", 32)
     if qhash and not _QHASH.fullmatch(qhash):
         raise EventError("invalid: field q")
-    return (
+    return Event(
         int(entry_id.split(b"-", 1)[0]),
         _known(body.get("t"), _KNOWN_TYPES, _TYPE, "t"),
         _text(body, "u", 256, required=True),
@@ -217,11 +226,6 @@ def _slow_parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) -> 
         _text(body, "err", 64),
         qhash,
     )
-
-
-def parse(entry_id: bytes, fields: dict[bytes, bytes], *, max_bytes: int) -> Event:
-    """Validate one stream entry into an `Event`; raises `EventError` (the dead-letter reason)."""
-    return Event(*parse_tuple(entry_id, fields, max_bytes))
 
 
 async def append_event(client: AsyncRedisClient, **fields: Any) -> bool:

@@ -27,7 +27,7 @@ def stream_lag(client: RedisClient, stream: str) -> tuple[int, int]:
     return int(client.xlen(stream)), 0
 
 
-def check_stream_lag(client: RedisClient, settings: Settings, now: float) -> list[Check]:  # noqa: ARG001
+def check(client: RedisClient, settings: Settings, now: float) -> list[Check]:  # noqa: ARG001
     """`analytics:streamLag` (undelivered + pending entries): warn, then fail at 10x the limit."""
     lag, pending = stream_lag(client, keys.events_stream())
     behind = lag + pending

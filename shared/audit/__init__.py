@@ -14,7 +14,6 @@ from shared.audit.append import (
     log_event,
     parse_entry,
     parse_id,
-    queue_event,
     queue_fields,
 )
 
@@ -27,6 +26,5 @@ __all__ = [
     "log_event",
     "parse_entry",
     "parse_id",
-    "queue_event",
     "queue_fields",
 ]

@@ -6,10 +6,10 @@ assigned by the Redis server clock, in milliseconds), where (`ip`) and which req
 seed's sorted set did exactly that). The stream is never capped at append time: `audit.trim`
 archives to SQL first and trims only what SQL has committed (`shared/audit/archive.py`).
 
-Two ways in: `log_event()` (sync, one round trip, returns the stream id) for workers and scripts,
-and `queue_event()` which queues the XADD on a pipeline the caller already executes, so the web
-request path pays no extra round trip. Both work with sync and asyncio pipelines: queuing a
-command on either kind is a plain synchronous call.
+Two ways in: `log_event()` (sync, one round trip, returns the stream id) for workers and
+scripts, and `alog_event()` on the asyncio client for the web, bounded by a timeout, logging
+instead of raising when Redis fails. Bulk loaders queue prepared `event_fields()` with
+`queue_fields()` on their own pipeline.
 """
 
 from __future__ import annotations
@@ -112,26 +112,6 @@ def log_event(
     )
     stream_id = get_redis().xadd(keys.audit_stream(), fields)  # type: ignore[arg-type]
     return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
-
-
-def queue_event(
-    pipe: Any,
-    event_type: str,
-    actor: str,
-    details: dict[str, Any] | None = None,
-    *,
-    ip: str | None = None,
-    correlation_id: str | None = None,
-    result: str | None = None,
-) -> None:
-    """Queue the XADD of one event on `pipe` (sync or asyncio pipeline); the caller executes.
-
-    The reply at this command's position in the pipeline's results is the stream id.
-    """
-    fields = event_fields(
-        event_type, actor, details, ip=ip, correlation_id=correlation_id, result=result
-    )
-    queue_fields(pipe, fields)
 
 
 async def alog_event(

@@ -17,8 +17,7 @@ The stream id is the primary key, so even a replayed insert can never add a seco
 from __future__ import annotations
 
 import logging
-import os
-import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +27,11 @@ from shared import keys
 from shared.audit.append import Event, parse_entry, parse_id
 from shared.audit.chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
 from shared.lua import script
-from shared.models.audit import EVENTS, GENESIS_HASH, STATE
+from shared.models.audit import EVENTS, GENESIS_HASH, STATE, STATE_NAME
 from shared.redis_client import RedisClient, stream_entries
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-STATE_NAME = "main"
 _EVENTS = EVENTS
 _STATE = STATE
 
@@ -82,14 +80,18 @@ def insert_state_stmt(conn: Connection) -> Any:
     return dialect.insert(_STATE).on_conflict_do_nothing(index_elements=["name"])
 
 
-def _crash_point(settings: Settings, step: str) -> None:
-    # Crash tests only (AUDIT_TEST_CRASH_POINT): die exactly here, as SIGKILL would, with no
-    # cleanup, rollback or lock release; production leaves the setting empty.
-    if settings.audit.crash_point == step:
-        os.kill(os.getpid(), signal.SIGKILL)
+# Called with the step just reached ("after_insert", "after_commit", "after_trim"): the points
+# between which a crash must lose and duplicate nothing. Empty in production; the crash tests
+# install a hook that SIGKILLs the worker at one step.
+STEP_HOOKS: list[Callable[[str], None]] = []
 
 
-def commit_batch(engine: Engine, events: list[Event], state: State, settings: Settings) -> State:
+def _reached(step: str) -> None:
+    for hook in STEP_HOOKS:
+        hook(step)
+
+
+def commit_batch(engine: Engine, events: list[Event], state: State) -> State:
     """Insert `events` chained from `state` and advance the state, in one transaction.
 
     Raises:
@@ -109,7 +111,7 @@ def commit_batch(engine: Engine, events: list[Event], state: State, settings: Se
                 f"row {beyond[0]} lies beyond watermark {state.watermark_id}"
             )
         insert_ignoring_duplicates(conn, _EVENTS, ROW_COLUMNS, rows)
-        _crash_point(settings, "after_insert")
+        _reached("after_insert")
         moved = conn.execute(
             update(_STATE)
             .where(_STATE.c.name == STATE_NAME)
@@ -125,7 +127,7 @@ def commit_batch(engine: Engine, events: list[Event], state: State, settings: Se
         )
         if moved.rowcount != 1:
             raise ArchiveConflictError("audit state moved during this batch")
-    _crash_point(settings, "after_commit")
+    _reached("after_commit")
     return State(
         last["stream_id"], last["hash"], state.archived_total + len(rows), state.purged_total
     )
@@ -185,7 +187,7 @@ def archive_and_trim(client: RedisClient, engine: Engine, settings: Settings) ->
         if not entries:
             break
         events = [parse_entry(sid, fields) for sid, fields in entries]
-        state = commit_batch(engine, events, state, settings)
+        state = commit_batch(engine, events, state)
         result.archived += len(events)
         result.batches += 1
         result.watermark = state.watermark_id
@@ -197,5 +199,5 @@ def archive_and_trim(client: RedisClient, engine: Engine, settings: Settings) ->
         # Once per run, after every commit: trimming right after catching up takes the
         # script's fast path (XTRIM MAXLEN), and also finishes a trim a crash left undone.
         result.trimmed = trim_redis(client, state.watermark_id, settings)
-        _crash_point(settings, "after_trim")
+        _reached("after_trim")
     return result

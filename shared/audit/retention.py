@@ -13,10 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, tuple_, update
 
-from shared.models.audit import CHECKPOINTS, EVENTS, STATE
+from shared.models.audit import CHECKPOINTS, EVENTS, STATE, STATE_NAME
 from shared.settings import Settings
 
-STATE_NAME = "main"
 _EVENTS = EVENTS
 _STATE = STATE
 _CHECKPOINTS = CHECKPOINTS

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from shared.audit.chain import chain_hash
-from shared.models.audit import CHECKPOINTS, EVENTS, GENESIS_HASH, STATE
+from shared.models.audit import CHECKPOINTS, EVENTS, GENESIS_HASH, STATE, STATE_NAME
 
-STATE_NAME = "main"
 _EVENTS = EVENTS
 _STATE = STATE
 _CHECKPOINTS = CHECKPOINTS

@@ -14,7 +14,7 @@ from shared.settings import Settings
 MIN_LOOKUPS = 100
 
 
-def check_hit_rate(client: RedisClient, settings: Settings, now: float) -> list[Check]:
+def check(client: RedisClient, settings: Settings, now: float) -> list[Check]:
     """`cache:hitRate`: warns below CACHE_HIT_RATE_TARGET once there are MIN_LOOKUPS lookups."""
     del now  # the counters are cumulative; the check needs no clock
     try:

@@ -1,4 +1,4 @@
-"""The sessions domain's health check: the active-sessions gauge and the sweep's freshness."""
+"""The guards domain's health check: the active-sessions gauge and the sweep's freshness."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from shared.redis_client import RedisClient
 from shared.settings import Settings
 
 
-def check_sessions(client: RedisClient, settings: Settings, now: float) -> list[Check]:
+def check(client: RedisClient, settings: Settings, now: float) -> list[Check]:
     """Live sessions at the last `sessions.sweep`; warn when the sweep is stale.
 
     A stale sweep is only a warning: limits stay exact without it (every script drops the

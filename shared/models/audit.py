@@ -19,6 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from shared.db import Base
 
 GENESIS_HASH = "0" * 64
+# The one `audit_state` row: archive watermark, chain head and last verification.
+STATE_NAME = "main"
 
 
 class AuditEventRow(Base):

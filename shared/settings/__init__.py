@@ -19,10 +19,10 @@ from shared.settings.analytics import AnalyticsSettings
 from shared.settings.audit import AuditSettings
 from shared.settings.base import SettingsError, describe, load_section
 from shared.settings.cache import CacheSettings
+from shared.settings.connections import ConnectionSettings
 from shared.settings.files import FilesSettings
 from shared.settings.guards import GuardSettings
 from shared.settings.health import HealthSettings
-from shared.settings.redis import ConnectionSettings
 from shared.settings.schedule import ScheduleSettings
 from shared.settings.web import WebSettings
 from shared.settings.workers import WorkerSettings

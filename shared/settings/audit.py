@@ -103,9 +103,3 @@ class AuditSettings:
         "(or too long to keep). Unset: derived from JWT_SECRET (labels change when it rotates).",
         secret=True,
     )
-    crash_point: str = setting(
-        "AUDIT_TEST_CRASH_POINT",
-        "",
-        "Testing only: audit.trim SIGKILLs its own process at this step (crash tests).",
-        choices=("", "after_insert", "after_commit", "after_trim"),
-    )

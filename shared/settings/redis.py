@@ -1,4 +1,4 @@
-"""Connection settings: the data-plane Redis, the Celery broker and the SQL database."""
+"""Data-plane Redis settings: where it is, the key prefix, the pool, timeouts, TLS and ACL."""
 
 from __future__ import annotations
 
@@ -8,27 +8,12 @@ from shared.settings.base import setting
 
 
 @dataclass(frozen=True)
-class ConnectionSettings:
+class RedisSettings:
     redis_url: str = setting(
         "REDIS_URL",
         "redis://127.0.0.1:6379/0",
         "Data-plane Redis. `redis://`, `rediss://` (TLS); `redis+cluster://` or "
         "`rediss+cluster://` selects Redis Cluster.",
-    )
-    broker_url: str = setting(
-        "BROKER_URL",
-        "",
-        "Celery broker (Redis, Sentinel or RabbitMQ; never Redis Cluster). Empty: REDIS_URL.",
-    )
-    database_url: str = setting(
-        "DATABASE_URL",
-        "sqlite:///var/chatbot.sqlite3",
-        "SQLAlchemy URL; PostgreSQL in production (`postgresql+psycopg://...`).",
-    )
-    db_auto_create: bool = setting(
-        "DB_AUTO_CREATE",
-        True,
-        "Create missing SQL tables when a worker or the web app starts (off when Alembic owns it).",
     )
     key_prefix: str = setting(
         "KEY_PREFIX", "cb:", "Prefix of every data-plane key; letters, digits, `_-.:` only."

@@ -13,6 +13,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from shared import health, keys, pipeline, runlock, snapshots
+from shared.cache.sweep import sweep
 from shared.lua import script
 from shared.redis_client import is_cluster
 from shared.settings import get_settings
@@ -25,15 +26,15 @@ def _keys_per_node(client: Any, match: str) -> dict[str, int]:
     }
 
 
-def test_scan_unlink_visits_every_primary(data_plane: Any) -> None:
+def test_the_sweep_visits_every_primary(data_plane: Any) -> None:
     client = data_plane
     pipeline.execute_chunked(client, range(3000), lambda p, i: p.set(f"t:doomed:{i}", 1))
     pipeline.execute_chunked(client, range(50), lambda p, i: p.set(f"t:kept:{i}", 1))
     if is_cluster(client):
         # The keys really are spread: a sweep of one node would leave most of them behind.
         assert all(n > 0 for n in _keys_per_node(client, "t:doomed:*").values())
-    result = pipeline.scan_unlink(client, "t:doomed:*", count=400, batch=300)
-    assert result.unlinked == 3000
+    _, counts = sweep(client, "t:doomed:*", count=400, batch=300)
+    assert counts.unlinked == 3000
     assert sum(_keys_per_node(client, "t:doomed:*").values()) == 0
     assert sum(_keys_per_node(client, "t:kept:*").values()) == 50
 

@@ -1,10 +1,11 @@
 """Conservation under SIGKILL: real `celery` worker processes die inside audit.trim.
 
 Each trial appends events, starts a worker, enqueues `audit.trim` and kills the worker at one
-step: deterministically (AUDIT_TEST_CRASH_POINT: after the INSERT and before the commit, after
-the commit and before the Redis trim, after the trim) or at a random moment of a long run. After
-every crash, Redis plus the archive hold every event exactly once; a final clean run archives
-everything, leaves the newest AUDIT_MAX_EVENTS in Redis, and the chain verifies.
+step: deterministically (a hook `tests.e2e.audit_crash_app` installs in the worker: after the
+INSERT and before the commit, after the commit and before the Redis trim, after the trim) or at a
+random moment of a long run. After every crash, Redis plus the archive hold every event exactly
+once; a final clean run archives everything, leaves the newest AUDIT_MAX_EVENTS in Redis, and
+the chain verifies.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ KEEP = 300
 
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     quiet = ["--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "WARNING"]
-    return spawn_celery(["worker", "-P", "solo", *quiet], env, log)
+    return spawn_celery(["worker", "-P", "solo", *quiet], env, log, app="tests.e2e.audit_crash_app")
 
 
 def _wait_until(predicate: Any, timeout_s: float) -> bool:
@@ -50,7 +51,7 @@ def _wait_until(predicate: Any, timeout_s: float) -> bool:
 def _trial(
     r: Any, env: dict[str, str], log: Path, crash_point: str | None, rng: random.Random
 ) -> None:
-    worker = _worker({**env, "AUDIT_TEST_CRASH_POINT": crash_point or ""}, log)
+    worker = _worker({**env, "AUDIT_CRASH_AT": crash_point or ""}, log)
     try:
         enqueue("audit.trim")
         if crash_point is None:

@@ -17,23 +17,6 @@ def test_execute_chunked_returns_every_reply_in_order(r) -> None:  # type: ignor
     assert replies[-1] == sum(range(1200))
 
 
-def test_scan_unlink_removes_only_matches_and_reports(r) -> None:  # type: ignore[no-untyped-def]
-    with r.pipeline(transaction=False) as p:
-        for i in range(2500):
-            p.set(f"t:doomed:{i}", 1)
-        for i in range(100):
-            p.set(f"t:kept:{i}", 1)
-        p.execute()
-    pages: list[int] = []
-    result = pipeline.scan_unlink(
-        r, "t:doomed:*", count=300, batch=200, on_page=lambda s, res: pages.append(res.unlinked)
-    )
-    assert result.unlinked == 2500
-    assert r.dbsize() == 100
-    assert pages == sorted(pages)
-    assert len(pages) >= 2
-
-
 def test_scan_resumes_from_saved_state(r) -> None:  # type: ignore[no-untyped-def]
     r.mset({f"t:k:{i}": 1 for i in range(3000)})
     pages = pipeline.scan_pages(r, "t:k:*", count=200)
@@ -41,10 +24,3 @@ def test_scan_resumes_from_saved_state(r) -> None:  # type: ignore[no-untyped-de
     saved = pipeline.ScanState.from_json(state.to_json())
     rest = {k for _, page in pipeline.scan_pages(r, "t:k:*", count=200, state=saved) for k in page}
     assert len(rest | set(first)) == 3000
-
-
-def test_scan_unlink_keep_spares_keys(r) -> None:  # type: ignore[no-untyped-def]
-    r.mset({"t:a:1": 1, "t:a:2": 1})
-    result = pipeline.scan_unlink(r, "t:a:*", keep=lambda k: k.endswith(b"2"))
-    assert result.unlinked == 1
-    assert r.exists("t:a:2")

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from shared.settings import Settings, SettingsError, all_rows, markdown_table
+from shared.settings.base import describe
 
 
 def test_defaults_match_the_design_card() -> None:
@@ -67,3 +68,14 @@ def test_celery_exits_with_one_line_on_bad_settings() -> None:
     assert proc.returncode != 0
     assert "configuration error: REDIS_TIMEOUT: expected float, got 'soon'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_each_connection_module_declares_only_its_own_settings() -> None:
+    from shared.settings import broker, database, redis  # noqa: PLC0415
+
+    def envs(kind: type) -> set[str]:
+        return {row["env"] for row in describe(kind)}
+
+    assert {e for e in envs(redis.RedisSettings) if not e.startswith("REDIS_")} == {"KEY_PREFIX"}
+    assert envs(broker.BrokerSettings) == {"BROKER_URL"}
+    assert envs(database.DatabaseSettings) == {"DATABASE_URL", "DB_AUTO_CREATE"}

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from shared import keys
 from shared.analytics import detect, rollup, series
+from shared.analytics.events import event_fields
 from shared.normalize import normalize_query, query_hash
 from shared.responder import Reply
 from shared.settings import get_settings, reset_settings
@@ -81,10 +82,9 @@ def test_timeseries(client: TestClient, r: redis.Redis) -> None:
     now_s = time.time()
     with r.pipeline(transaction=False) as pipe:
         for i in range(4):
-            from shared.analytics.events import queue_event  # noqa: PLC0415
-
-            queue_event(pipe, user_id=f"u{i}", model="demo", prompt_tokens=2,
-                        completion_tokens=3, latency_ms=50, cache_hit=i < 3)  # fmt: skip
+            fields = event_fields(user_id=f"u{i}", model="demo", prompt_tokens=2,
+                                  completion_tokens=3, latency_ms=50, cache_hit=i < 3)  # fmt: skip
+            pipe.xadd(keys.events_stream(), fields)  # type: ignore[arg-type]
         pipe.execute()
     _roll_up(r)
     body = client.get("/analytics/timeseries", params={"metric": "messages"}).json()
@@ -132,10 +132,9 @@ def test_metrics_exposes_aggregate_gauges_without_user_labels(
     client: TestClient, r: redis.Redis
 ) -> None:
     with r.pipeline(transaction=False) as pipe:
-        from shared.analytics.events import queue_event  # noqa: PLC0415
-
-        queue_event(pipe, user_id="secret-user", model="demo", prompt_tokens=1,
-                    completion_tokens=1, latency_ms=10)  # fmt: skip
+        fields = event_fields(user_id="secret-user", model="demo", prompt_tokens=1,
+                              completion_tokens=1, latency_ms=10)  # fmt: skip
+        pipe.xadd(keys.events_stream(), fields)  # type: ignore[arg-type]
         pipe.execute()
     _roll_up(r)
     detect.detect(r, get_settings())

@@ -9,23 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.result import AsyncResult
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 
 from web.auth import Admin
-from workers.app import app as celery_app
+from workers.facade import task_state as read_task_state
 
 router = APIRouter(prefix="/admin/tasks", tags=["tasks"])
-
-
-def _read(task_id: str) -> dict[str, Any]:
-    found = AsyncResult(task_id, app=celery_app)
-    state = str(found.state)
-    result: Any = found.result
-    if isinstance(result, BaseException):
-        result = {"error": type(result).__name__, "message": str(result)}
-    return {"task_id": task_id, "state": state, "result": result}
 
 
 @router.get("/{task_id}")
@@ -34,6 +24,6 @@ async def task_state(
 ) -> dict[str, Any]:
     """The state and result of task `task_id`."""
     try:
-        return await run_in_threadpool(_read, task_id)
+        return await run_in_threadpool(read_task_state, task_id)
     except OSError:
         raise HTTPException(503, "result backend unavailable") from None

@@ -10,8 +10,8 @@ import redis
 from sqlalchemy import select
 
 from shared import keys
+from shared.analytics import health as analytics_health
 from shared.analytics import persist, popularity, rollup, series
-from shared.analytics.health import check_stream_lag
 from shared.analytics.metrics_stream import get_realtime_metrics, publish_metric
 from shared.db import get_engine
 from shared.models.analytics import AnalyticsBucket
@@ -101,11 +101,11 @@ def test_stream_lag_check(r: redis.Redis) -> None:
     settings = dataclasses.replace(
         settings, analytics=dataclasses.replace(settings.analytics, lag_warn=3)
     )
-    [check] = check_stream_lag(r, settings, time.time())
+    [check] = analytics_health.check(r, settings, time.time())
     assert (check.value, check.status) == (0, "pass")
     add_events(r, [Ev(NOW_S * 1000 + i, "u", "demo") for i in range(4)])
-    [check] = check_stream_lag(r, settings, time.time())
+    [check] = analytics_health.check(r, settings, time.time())
     assert (check.key, check.value, check.status) == ("analytics:streamLag", 4, "warn")
     rollup.run(r, settings.analytics, consumer="c")
-    [check] = check_stream_lag(r, settings, time.time())
+    [check] = analytics_health.check(r, settings, time.time())
     assert (check.value, check.status) == (0, "pass")

@@ -114,6 +114,16 @@ def check_conservation(r: redis.Redis, events: list[Ev]) -> None:
     assert r.xpending(keys.events_stream(), rollup.GROUP)["pending"] == 0
 
 
+def test_an_event_with_a_list_for_its_type_is_dead_lettered_not_fatal(r: redis.Redis) -> None:
+    good = Ev(ts_ms=int(NOW_S * 1000) - 120_000, user="alice", model="m1")
+    add_events(r, [good])
+    r.xadd(keys.events_stream(), {"e": b'{"v":1,"t":[],"u":"bob","m":{},"pt":1,"ct":1,"lat":1}'})
+    report = rollup.run(r, _settings(), consumer="c1", now=lambda: NOW_S)
+    assert (report.events, report.dead) == (1, 1)
+    [(_, dead)] = r.xrange(keys.events_dead_letter())
+    assert dead[b"reason"] == b"invalid: field t"
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -1,4 +1,4 @@
-"""log_event and queue_event: one XADD, redacted, never collapsing identical events."""
+"""log_event and alog_event: one XADD, redacted, never collapsing identical events."""
 
 from __future__ import annotations
 
@@ -59,31 +59,6 @@ def test_free_text_is_bounded(r: Any) -> None:
     assert len(fields[b"type"]) < 200
     assert len(fields[b"actor"]) < 200
     assert len(fields[b"details"]) <= get_settings().audit.details_max_bytes
-
-
-def test_queue_event_on_a_sync_pipeline_rides_the_callers_round_trip(r: Any) -> None:
-    with r.pipeline(transaction=False) as pipe:
-        pipe.incr("t:other")
-        audit.queue_event(pipe, "guard.rejected", "user:alice", {"policy": "chat"}, ip="::1")
-        replies = pipe.execute()
-    assert replies[0] == 1
-    assert r.xrange(keys.audit_stream())[0][0] == replies[1]
-
-
-def test_queue_event_on_an_asyncio_pipeline(r: Any) -> None:
-    async def go() -> list[Any]:
-        client = build_async_client(get_settings().conn)
-        try:
-            async with client.pipeline(transaction=True) as pipe:
-                audit.queue_event(pipe, "session.limit", "user:bob", {"limit": 5})
-                return list(await pipe.execute())
-        finally:
-            await client.aclose()  # type: ignore[attr-defined]
-
-    [sid] = asyncio.run(go())
-    event = audit.parse_entry(*r.xrange(keys.audit_stream())[0])
-    assert event.id == sid.decode()
-    assert event.event_type == "session.limit"
 
 
 def test_malformed_entry_still_parses(r: Any) -> None:

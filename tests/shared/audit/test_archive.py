@@ -58,12 +58,11 @@ def test_crash_after_commit_before_trim_is_finished_next_run(
 ) -> None:
     settings_env.setenv("AUDIT_MAX_EVENTS", "2")
     reset_settings()
-    settings = get_settings()
     logged = append_many(r, 8)
     with get_engine().begin() as conn:
         state = audit_archive.read_state(conn)
     events = [audit.parse_entry(sid, f) for sid, f in r.xrange(keys.audit_stream(), count=5)]
-    audit_archive.commit_batch(get_engine(), events, state, settings)  # then "crash": no trim
+    audit_archive.commit_batch(get_engine(), events, state)  # then "crash": no trim
     assert assert_conserved(r, logged) == {"redis": 8, "archive": 5}
     result = _run(r)
     assert result.archived == 3
@@ -73,14 +72,13 @@ def test_crash_after_commit_before_trim_is_finished_next_run(
 
 def test_stale_state_is_refused_and_rolled_back(r: Any, sql_url: str) -> None:
     append_many(r, 4)
-    settings = get_settings()
     with get_engine().begin() as conn:
         stale = audit_archive.read_state(conn)
     events = [audit.parse_entry(s, f) for s, f in r.xrange(keys.audit_stream())]
-    audit_archive.commit_batch(get_engine(), events[:2], stale, settings)
+    audit_archive.commit_batch(get_engine(), events[:2], stale)
     # A second archiver still holding the old state must not fork the chain.
     with pytest.raises(audit_archive.ArchiveConflictError):
-        audit_archive.commit_batch(get_engine(), events[:3], stale, settings)
+        audit_archive.commit_batch(get_engine(), events[:3], stale)
     assert len(archive_ids()) == 2
     assert verify_chain(get_engine()).ok
 
@@ -121,7 +119,6 @@ def test_conservation_property(
     r.flushdb()
     db.Base.metadata.drop_all(get_engine())
     db.ensure_schema()
-    settings = get_settings()
     logged: list[str] = []
     for appended, action in steps:
         logged += append_many(r, appended, start=len(logged))
@@ -133,7 +130,7 @@ def test_conservation_property(
             entries = r.xrange(keys.audit_stream(), min=state.start, count=batch)
             if entries:
                 events = [audit.parse_entry(s, f) for s, f in entries]
-                audit_archive.commit_batch(get_engine(), events, state, settings)
+                audit_archive.commit_batch(get_engine(), events, state)
         assert_conserved(r, logged)
     _drain(r)
     counts = assert_conserved(r, logged)
@@ -182,3 +179,15 @@ def test_append_archive_trim_on_standalone_and_cluster(
     assert assert_conserved(data_plane, logged) == {"redis": 5, "archive": 31}
     assert data_plane.get(keys.audit_watermark()) == logged[-1].encode()
     assert verify_chain(get_engine()).ok
+
+
+def test_each_crash_safe_step_is_announced_to_the_hooks(r: Any, sql_url: str) -> None:
+    """The crash tests kill the worker from these hooks; a step never reached is never tested."""
+    append_many(r, 3)
+    reached: list[str] = []
+    audit_archive.STEP_HOOKS.append(reached.append)
+    try:
+        _run(r)
+    finally:
+        audit_archive.STEP_HOOKS.remove(reached.append)
+    assert reached == ["after_insert", "after_commit", "after_trim"]

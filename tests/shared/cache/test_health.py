@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 
 from shared import keys
-from shared.cache.health import check_hit_rate
+from shared.cache import health as cache_health
 from shared.settings import get_settings
 
 
@@ -13,7 +13,7 @@ def _check(r: redis.Redis, **counts: int) -> tuple[object, str]:
     r.delete(keys.cache_stats())
     if counts:
         r.hset(keys.cache_stats(), mapping={k.replace("_", ":"): v for k, v in counts.items()})
-    (check,) = check_hit_rate(r, get_settings(), 0.0)
+    (check,) = cache_health.check(r, get_settings(), 0.0)
     assert check.key == "cache:hitRate"
     return check.value, check.status
 
@@ -28,4 +28,4 @@ def test_hit_rate_grades_against_the_target(r: redis.Redis) -> None:
 def test_the_probe_runs_the_check() -> None:
     from tasks.health import DOMAIN_CHECKS  # noqa: PLC0415
 
-    assert check_hit_rate in DOMAIN_CHECKS
+    assert cache_health.check in DOMAIN_CHECKS

@@ -1,4 +1,5 @@
-"""sessions.sweep: drop expired session members everywhere and write the active-sessions gauge.
+"""The guards domain's task, sessions.sweep: drop expired session members everywhere and write
+the active-sessions gauge.
 
 Acquire, heartbeat and release already drop expired members of the set they touch, so nothing
 depends on this job having run; it reclaims memory of idle users and measures.
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared import task_names as names
 from shared.guards import sessions
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
 
 
-@periodic_task("sessions.sweep", time_limit_s=60)
+@periodic_task(names.SESSIONS_SWEEP, time_limit_s=60)
 def sweep() -> dict[str, Any]:
     """One sweep; returns the counts it wrote to the `sessions` snapshot."""
     client = get_redis()

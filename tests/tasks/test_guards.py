@@ -16,7 +16,7 @@ LONG = sessions.SessionLimits(5, 600.0)
 
 
 def test_sweep_task_writes_the_active_sessions_snapshot(r: redis.Redis) -> None:
-    from tasks.sessions import sweep  # noqa: PLC0415
+    from tasks.guards import sweep  # noqa: PLC0415
 
     for i in range(12):
         sessions.acquire(r, f"user{i}", "live", LONG)
