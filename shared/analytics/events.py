@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
 import orjson
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline as AsyncPipeline
 
 from shared import keys
 from shared.normalize import normalize_query, query_hash
-from shared.redis_client import AsyncRedisClient
+from shared.pipeline import AnyPipeline
 from shared.settings import get_settings
 
 log = logging.getLogger(__name__)
+EitherPipeline: TypeAlias = "AnyPipeline | AsyncPipeline"
 _TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _MODEL = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _QHASH = re.compile(r"[0-9a-f]{32}")
@@ -89,6 +90,16 @@ def event_fields(
         "q": qhash or "",
     }
     return {"e": orjson.dumps(body)}
+
+
+def queue_event(pipe: EitherPipeline, **fields: Any) -> None:
+    """Queue the XADD of one chat event on `pipe` (the caller executes; one command).
+
+    Takes the keyword arguments of `event_fields`. Redis side effect: XADD to
+    `keys.events_stream()` with `MAXLEN ~ ANALYTICS_EVENTS_MAXLEN`.
+    """
+    maxlen = get_settings().analytics.events_maxlen
+    pipe.xadd(keys.events_stream(), event_fields(**fields), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
 
 
 # Values already validated, so the hot loop pays one set lookup instead of a regex per event.
@@ -226,24 +237,3 @@ def _checked_parse(entry_id: bytes, fields: dict[bytes, bytes], max_bytes: int) 
         _text(body, "err", 64),
         qhash,
     )
-
-
-async def append_event(client: AsyncRedisClient, **fields: Any) -> bool:
-    """Append one event from the web (one round trip); a Redis failure is logged, not raised.
-
-    Analytics must never fail a chat that already succeeded; a lost event shows up as a gap in
-    the counters, not as an error for the user. Returns whether the event was stored.
-    """
-    maxlen = get_settings().analytics.events_maxlen
-    try:
-        # A bare XADD: an asyncio pipeline of one command costs several times more CPU.
-        await client.xadd(
-            keys.events_stream(),
-            event_fields(**fields),  # type: ignore[arg-type]
-            maxlen=maxlen,
-            approximate=True,
-        )
-    except RedisError as exc:
-        log.warning("analytics event dropped: %s", type(exc).__name__)
-        return False
-    return True
