@@ -10,13 +10,14 @@ from kombu.entity import Exchange, Queue
 
 from schedules import build_schedule
 from shared import keys
+from shared import task_names as names
 from shared.redis_client import tls_options, uses_tls, with_credentials
 from shared.settings import Settings
 from shared.settings.connections import ConnectionSettings
 from workers.queues import ALL, HEAVY, LATENCY
 
 # Tasks that answer people or protect the request path run on the latency queue.
-LATENCY_TASKS = ("health.*", "sessions.*", "cache.invalidate")
+LATENCY_TASKS = (names.HEALTH_PROBE, names.SESSIONS_SWEEP, names.CACHE_INVALIDATE)
 
 
 def _is_redis(url: str) -> bool:

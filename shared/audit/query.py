@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, func, select, tuple_
 
 from shared import keys
 from shared.audit.append import Event, parse_entry, parse_id
-from shared.models.audit import EVENTS, STATE
+from shared.models.audit import EVENTS, STATE, STATE_NAME
 from shared.redis_client import AsyncRedisClient, as_bytes, stream_entries
 
 _EVENTS = EVENTS
@@ -197,7 +197,7 @@ def merge_page(
 def archive_counts(engine: Engine) -> dict[str, Any]:
     """Rows in the archive (from the state row, O(1)) and the archive watermark."""
     with engine.connect() as conn:
-        row = conn.execute(select(_STATE).where(_STATE.c.name == "main")).mappings().first()
+        row = conn.execute(select(_STATE).where(_STATE.c.name == STATE_NAME)).mappings().first()
         if row is None:
             count = conn.execute(select(func.count()).select_from(_EVENTS)).scalar_one()
             return {"archived": int(count), "watermark": None}
