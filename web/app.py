@@ -1,4 +1,4 @@
-"""The FastAPI app: `uvicorn web.app:app`.
+"""The FastAPI app (`web.app:app`), served by `python -m web.serve` as the Procfile runs it.
 
 The lifespan owns one asyncio Redis client per process; routes reach it through `web.deps`.
 """

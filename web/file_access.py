@@ -19,8 +19,9 @@ from shared.guards import gcra
 from shared.guards.gcra import GuardCall
 from shared.redis_client import AsyncRedisClient
 from shared.settings import get_settings
-from web.admission import INCIDENT, bounded, guard_identity
+from web.admission import INCIDENT, bounded, guard_identity, shed
 from web.auth import Principal
+from web.loop_lag import Overloaded
 
 
 async def admit_upload(request: Request, redis: AsyncRedisClient, who: Principal) -> None:
@@ -32,6 +33,9 @@ async def admit_upload(request: Request, redis: AsyncRedisClient, who: Principal
         return
     try:
         decision = await bounded(gcra.acheck(redis, GuardCall(charges)))
+    except Overloaded:
+        # A busy process is not a store outage: shed, never admit unchecked.
+        raise shed(charges, False) from None
     except (RedisError, TimeoutError) as exc:
         INCIDENT.failed(exc)
         if any(c.policy.mode == "enforce" and c.policy.fail_mode == "closed" for c in charges):

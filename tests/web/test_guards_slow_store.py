@@ -60,3 +60,44 @@ def test_slow_store_fails_closed_per_policy(
     assert refused.value.status_code == 503
     assert refused.value.headers == {"Retry-After": "1"}
     admission.INCIDENT.ok()
+
+
+def test_an_upload_on_a_congested_process_is_shed_not_admitted(
+    settings_env: pytest.MonkeyPatch, black_hole: str
+) -> None:
+    """Uploads fail open on a real outage, but a busy loop is no outage: 503, never unchecked."""
+    from starlette.requests import Request  # noqa: PLC0415
+
+    from web.file_access import admit_upload  # noqa: PLC0415
+    from web.loop_lag import LAG  # noqa: PLC0415
+
+    settings_env.setenv("GUARD_REDIS_TIMEOUT", "0.1")
+    reset_settings()
+    scope = {"type": "http", "method": "POST", "path": "/files", "query_string": b"",
+             "headers": [(b"content-length", b"1000")]}  # fmt: skip
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        LAG.start()
+        await asyncio.sleep(0.05)
+        stop = loop.time() + 3
+
+        def hog() -> None:  # 60 ms of CPU per loop pass: the process, not Redis, is slow
+            import time  # noqa: PLC0415
+
+            time.sleep(0.06)
+            if loop.time() < stop:
+                loop.call_soon(hog)
+
+        client = build_async_client(get_settings().conn, black_hole)
+        try:
+            loop.call_soon(hog)
+            await admit_upload(Request(scope), client, Principal("alice", None, "127.0.0.1"))
+        finally:
+            await client.aclose()
+            await LAG.stop()
+
+    with pytest.raises(HTTPException) as refused:
+        asyncio.run(run())
+    assert refused.value.status_code == 503
+    assert refused.value.headers == {"Retry-After": "1"}
