@@ -171,8 +171,8 @@ def test_publish_timeout_bounds_the_whole_enqueue(
             enqueue("health.probe")
         elapsed_s = time.monotonic() - started
         # A behaviour bound (the setting, plus scheduling slack), not a speed benchmark.
-        assert elapsed_s < 2.0 + 1.0, f"enqueue took {elapsed_s:.1f} s with a 2 s bound"
+        assert elapsed_s < 2.0 + 1.5, f"enqueue took {elapsed_s:.1f} s with a 2 s bound"
     with TestClient(_enqueue_app()) as client:
         status, body, elapsed_s = _timed_post(client)
     assert status == 503, body
-    assert elapsed_s < 2.0 + 1.0
+    assert elapsed_s < 2.0 + 1.5

@@ -53,7 +53,8 @@ def test_a_slow_store_on_a_responsive_loop_times_out() -> None:
         assert not isinstance(raised.value, Overloaded)
         return time.monotonic() - started
 
-    assert 0.1 <= _with_monitor(body) < 1.0
+    # Gave up after the deadline, long before the 5 s reply (slack for a loaded machine).
+    assert 0.1 <= _with_monitor(body) < 4.0
 
 
 def test_a_loop_that_stays_congested_is_overloaded_at_the_cap() -> None:
@@ -72,7 +73,8 @@ def test_a_loop_that_stays_congested_is_overloaded_at_the_cap() -> None:
             await bounded(_reply_after(10), 0.1, monitor)
         return time.monotonic() - started
 
-    assert 0.9 <= _with_monitor(body) < 2.0
+    # Waited until the cap (1 s), not the nominal 0.1 s, and not for the 10 s reply.
+    assert 0.9 <= _with_monitor(body) < 5.0
 
 
 def test_without_a_monitor_the_deadline_is_plain() -> None:
