@@ -36,6 +36,7 @@ reach a SCAN MATCH pattern.
 | P cache:hits                 | zset   | none (decayed, trimmed) | web                 | cache.warmup      |
 | P cache:inv:jobs             | hash   | CACHE_INVALIDATE_JOB_TTL | cache.invalidate    | cache.invalidate  |
 | P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
+| P cache:outbox               | hash   | none (fields delivered) | web (admin fan-out) | deliver_outbox    |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim (mirror) | web, health       |
 | P {audit}:ep:<type>:<actor>  | string | the refusal's Retry-After | web refusal audit | web refusal audit |
@@ -243,6 +244,11 @@ def cache_invalidation_jobs() -> str:
 def cache_users_to_reap() -> str:
     """SET: users whose generation was bumped and whose old answers still use memory."""
     return f"{prefix()}cache:inv:users"
+
+
+def cache_outbox() -> str:
+    """HASH: `<region>|<fan-out id>` → JSON invalidation another region's broker refused."""
+    return f"{prefix()}cache:outbox"
 
 
 # --- audit ------------------------------------------------------------------------------------
