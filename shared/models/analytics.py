@@ -9,7 +9,9 @@ from shared.db import Base
 
 
 class AnalyticsBucket(Base):
-    """A counter of one closed time bucket; the primary key is the upsert's conflict target.
+    """A counter of one time bucket of one region; the primary key is the upsert's conflict
+    target. Closed buckets are final; the open ones and the all-time totals (`total`, start 0)
+    are rewritten by every rollup run of a multi-region deployment (the global view's input).
 
     `field` uses the bucket hash's names (`msg`, `msg:m:<model>`, `lat:<model>:<bin>`, ...),
     plus `unique_users` (day buckets) and `active_sessions` (minute buckets) from the HLLs.
@@ -17,6 +19,8 @@ class AnalyticsBucket(Base):
 
     __tablename__ = "analytics_buckets"
 
+    # Every region writes its own buckets to the one SQL database (REGION; `local` by default).
+    region: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="local")
     granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
     bucket_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, UTC
     field: Mapped[str] = mapped_column(String(200), primary_key=True)
