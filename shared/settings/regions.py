@@ -15,7 +15,8 @@ import orjson
 
 from shared.settings.base import SettingsError, setting
 
-_REGION_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# At most 16: a region names its audit state row (audit_state.name).
+_REGION_NAME = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class RegionSettings:
     region: str = setting(
         "REGION",
         "local",
-        "This deployment's region name (letters, digits, _ and -; at most 32).",
+        "This deployment's region name (letters, digits, _ and -; at most 16; not `main`).",
     )
     region_brokers_json: str = setting(
         "REGION_BROKERS",
@@ -54,8 +55,11 @@ class RegionSettings:
 
 def parse_brokers(region: str, raw: str) -> dict[str, str]:
     """Validate REGION and REGION_BROKERS together; the error names the variable, never a URL."""
-    if not _REGION_NAME.fullmatch(region):
-        raise SettingsError(f"REGION: letters, digits, _ and - only (1-32), got {region!r}")
+    if not _REGION_NAME.fullmatch(region) or region == "main":
+        # `main` is the audit state row of the default region `local`.
+        raise SettingsError(
+            f"REGION: letters, digits, _ and - only (1-16), not main; got {region!r}"
+        )
     if not raw.strip():
         return {}
     try:
@@ -65,7 +69,7 @@ def parse_brokers(region: str, raw: str) -> dict[str, str]:
     if not isinstance(parsed, dict) or not parsed:
         raise SettingsError("REGION_BROKERS: expected a non-empty JSON object name -> broker URL")
     for name, url in parsed.items():
-        if not _REGION_NAME.fullmatch(name):
+        if not _REGION_NAME.fullmatch(name) or name == "main":
             raise SettingsError(f"REGION_BROKERS: bad region name {name!r}")
         if not isinstance(url, str) or "://" not in url:
             raise SettingsError(f"REGION_BROKERS: region {name!r} needs a broker URL string")
