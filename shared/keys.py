@@ -23,6 +23,7 @@ reach a SCAN MATCH pattern.
 | P {an}:closing               | zset   | none (drained)          | analytics.rollup    | rollup (to SQL)   |
 | P {an}:totals                | hash   | none                    | analytics.rollup    | rollup snapshot   |
 | P {an}:hll:<gran>:<start_s>  | HLL    | granularity retention   | analytics.rollup    | rollup snapshot   |
+| P {an}:hll:region:<region>   | HLL    | 60 s (deleted at once)  | analytics.rollup    | analytics.rollup  |
 | P {an}:users:<day_start_s>   | hash   | ANALYTICS_USER_COUNTS_RETENTION | analytics.rollup | operators |
 | P {an}:alerts                | stream | MAXLEN ~                | detect_anomalies    | web, operators    |
 | P {an}:alert:<metric>:<dir>  | string | ANOMALY_COOLDOWN        | detect_anomalies    | detect_anomalies  |
@@ -164,6 +165,11 @@ def analytics_totals() -> str:
 def analytics_hll(granularity: str, start_s: int) -> str:
     """HyperLogLog of distinct users (`day`, `month`) or sessions (`minute`) in one bucket."""
     return f"{prefix()}{{an}}:hll:{granularity}:{int(start_s)}"
+
+
+def analytics_region_hll(region: str) -> str:
+    """HLL: a copy of another region's day HyperLogLog, for one PFCOUNT union (seconds-long)."""
+    return f"{prefix()}{{an}}:hll:region:{safe_id(region)}"
 
 
 def analytics_user_counts(day_start_s: int) -> str:

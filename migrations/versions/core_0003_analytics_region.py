@@ -1,4 +1,5 @@
-"""core: analytics_buckets gets a `region` column, part of the key (one SQL database, N regions).
+"""core: analytics_buckets gets a `region` column, part of the key (one SQL database, N regions),
+and analytics_hll keeps each region's HyperLogLog registers (the global unique-users union).
 
 Existing rows become region `local` (REGION's default, what a single-region deployment writes).
 The key changes, so the table is rebuilt the same way on SQLite and PostgreSQL: new table, copy,
@@ -54,8 +55,18 @@ def _swap(*, with_region: bool, where: str = "") -> None:
 
 def upgrade() -> None:
     _swap(with_region=True)
+    op.create_table(
+        "analytics_hll",
+        sa.Column("region", sa.String(length=32), nullable=False),
+        sa.Column("granularity", sa.String(length=8), nullable=False),
+        sa.Column("bucket_start", sa.BigInteger(), nullable=False),
+        sa.Column("registers", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("region", "granularity", "bucket_start"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("analytics_hll")
     # Only this region's history fits the old key; other regions' rows are dropped.
     _swap(with_region=False, where=" WHERE region = 'local'")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, String
+from sqlalchemy import BigInteger, Float, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -25,4 +25,17 @@ class AnalyticsBucket(Base):
     bucket_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, UTC
     field: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch s
+
+
+class AnalyticsHll(Base):
+    """The raw registers of one region's HyperLogLog of one bucket (Redis's own encoding, as GET
+    returns it): the global view loads every region's into Redis for one PFCOUNT union."""
+
+    __tablename__ = "analytics_hll"
+
+    region: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    bucket_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch s, UTC
+    registers: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     updated_at: Mapped[float] = mapped_column(Float, nullable=False)  # epoch s

@@ -131,6 +131,9 @@ def regions(tmp_path: Path, settings_env: pytest.MonkeyPatch) -> Iterator[tuple[
             procs.append(spawn_celery(worker, env, logs / "worker.log"))
             procs.append(spawn_celery(["beat", "--loglevel", "INFO"], env, logs / "beat.log"))
             region.web = start_web_server(logs / "web", region.env)
+        for region in made:
+            log = tmp_path / region.name / "worker.log"
+            wait_for(lambda log=log: " ready." in log.read_text(), timeout_s=60, what="worker up")
         yield made[0], made[1]
     finally:
         for region in made:
@@ -211,6 +214,9 @@ def test_two_regions(regions: tuple[Region, Region]) -> None:
         }
 
     wait_for(global_matches, timeout_s=20, what="global summary = sum of both regions")
+    view = a.get("/analytics/summary?scope=global")
+    # alice chatted in both regions: the HyperLogLog union counts her once.
+    assert (view["unique_users"], view["unique_users_is_upper_bound"]) == (1, False)
     assert b.get("/analytics/summary")["messages_total"] == b.chats
     assert b.get("/analytics/summary?scope=global")["messages_total"] == a.chats + b.chats
 

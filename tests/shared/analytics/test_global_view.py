@@ -1,5 +1,5 @@
 """The global view: each region's rollup writes its open counters to SQL under its region, and
-the summary of every region is their sum (unique users as an upper bound)."""
+the summary of every region is their sum (unique users as the union of their HyperLogLogs)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import time
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from shared import snapshots
 from shared.analytics import global_view, persist, rollup, series
 from shared.db import get_engine
-from shared.models.analytics import AnalyticsBucket
+from shared.models.analytics import AnalyticsBucket, AnalyticsHll
 from shared.settings import get_settings, reset_settings
 from tests.shared.analytics.helpers import Ev, add_events
 
@@ -52,11 +52,19 @@ def test_the_global_view_sums_every_region_from_sql(
     view = _run_region(r, "b", [Ev(ms, "u1", "demo"), Ev(ms, "u3", "m2")])
     assert view["messages_total"] == 5
     assert view["by_model"] == {"demo": 3, "m1": 1, "m2": 1}
-    # u1 chatted in both regions: counted twice, and the view says the sum is a bound.
-    assert view["unique_users"] == 4
-    assert view["unique_users_is_upper_bound"] is True
+    # u1 chatted in both regions: the union of the HyperLogLogs counts u1 once.
+    assert view["unique_users"] == 3
+    assert view["unique_users_is_upper_bound"] is False
     assert view["regions"]["b"] == {"messages_total": 2, "generated_at": NOW_S}
     assert snapshots.read(r, global_view.GLOBAL) is not None
+    assert list(r.scan_iter(match="*hll:region*")) == []  # the copies are gone
+
+    # Without a's registers (a rollup of an older version wrote only its count) the figure
+    # is the sum, and the view says it is an upper bound.
+    with get_engine().begin() as conn:
+        conn.execute(delete(AnalyticsHll).where(AnalyticsHll.region == "a"))
+    view = global_view.build(get_engine(), r, NAMES, NOW_S)
+    assert (view["unique_users"], view["unique_users_is_upper_bound"]) == (4, True)
 
 
 def test_closed_buckets_of_two_regions_do_not_overwrite_each_other(
