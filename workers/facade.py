@@ -63,27 +63,18 @@ def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
     Raises:
         EnqueueError: the broker did not accept the message in time (the web maps it to 503).
     """
-    return wait(name, submit(name, None, args, kwargs))
+    return _wait(name, _submit(name, None, args, kwargs))
 
 
-def enqueue_at(broker_url: str, name: TaskName, **kwargs: Any) -> str:
-    """`enqueue` on another region's broker (same routing, same bound); returns the task id.
-
-    Raises:
-        EnqueueError: that broker did not accept the message within CELERY_PUBLISH_TIMEOUT.
-    """
-    return wait(name, submit(name, broker_url, (), kwargs))
-
-
-def submit(
+def _submit(
     name: str, broker_url: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Future[str]:
-    """Start one send on the shared sender threads (`wait` bounds it): callers that fan out
+    """Start one send on the shared sender threads (`_wait` bounds it): callers that fan out
     submit every send first, so N brokers cost one CELERY_PUBLISH_TIMEOUT, not N."""
     return _executor().submit(_send, name, broker_url, args, kwargs)
 
 
-def wait(name: str, future: Future[str], *, deadline: float | None = None) -> str:
+def _wait(name: str, future: Future[str], *, deadline: float | None = None) -> str:
     """The task id of a submitted send, by `deadline` (time.monotonic()) or the publish bound.
 
     Raises:
@@ -149,14 +140,14 @@ def task_state(task_id: str) -> dict[str, Any]:
 
 
 def enqueue_many(brokers: dict[str, str], name: TaskName, **kwargs: Any) -> dict[str, str | None]:
-    """`enqueue_at` on several brokers at once, all within one CELERY_PUBLISH_TIMEOUT: the task
-    id per region, None for a region whose broker did not accept in time."""
+    """`enqueue` on other regions' brokers (same routing), all at once and all within one
+    CELERY_PUBLISH_TIMEOUT: the task id per region, None where the broker did not accept."""
     deadline = time.monotonic() + get_settings().workers.publish_timeout_s
-    futures = {region: submit(name, url, (), kwargs) for region, url in brokers.items()}
+    futures = {region: _submit(name, url, (), kwargs) for region, url in brokers.items()}
     accepted: dict[str, str | None] = {}
     for region, future in futures.items():
         try:
-            accepted[region] = wait(name, future, deadline=deadline)
+            accepted[region] = _wait(name, future, deadline=deadline)
         except EnqueueError:
             accepted[region] = None
     return accepted
