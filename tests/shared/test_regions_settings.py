@@ -66,3 +66,12 @@ def test_a_worker_with_this_region_missing_stops_at_start_with_one_line() -> Non
     assert proc.returncode != 0
     assert "configuration error: REGION_BROKERS: this region ('eu'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_outbox_is_scheduled_only_with_regions() -> None:
+    from schedules import build_schedule  # noqa: PLC0415
+
+    assert "cache.deliver_outbox" not in build_schedule(Settings.from_env({}))
+    env = {"REGION": "eu", "REGION_BROKERS": TWO, "CACHE_OUTBOX_INTERVAL": "3"}
+    entry = build_schedule(Settings.from_env(env))["cache.deliver_outbox"]
+    assert entry == {"task": "cache.deliver_outbox", "schedule": 3.0, "options": {"expires": 3.0}}
