@@ -146,10 +146,10 @@ def regions(tmp_path: Path, settings_env: pytest.MonkeyPatch) -> Iterator[tuple[
             region.broker.stop()
 
 
-def _invalidate(a: Region, admin: str, tag: str) -> dict[str, Any]:
-    assert a.web is not None
+def _invalidate(sender: Region, admin: str, tag: str) -> dict[str, Any]:
+    assert sender.web is not None
     response = httpx.post(
-        f"{a.web.url}/admin/cache/invalidate",
+        f"{sender.web.url}/admin/cache/invalidate",
         json={"tag": tag},
         headers={"Authorization": f"Bearer {admin}"},
         timeout=10,
@@ -220,7 +220,10 @@ def test_two_regions(regions: tuple[Region, Region]) -> None:
     assert b.get("/analytics/summary")["messages_total"] == b.chats
     assert b.get("/analytics/summary?scope=global")["messages_total"] == a.chats + b.chats
 
-    # Audit: each region's admin trail shows its own region, and each chain verifies alone.
+    # The fan-out works from B too; then each region's audit chain (both archived into one
+    # table) verifies on its own.
+    body = _invalidate(b, admin, "model:demo")
+    assert {name: r["state"] for name, r in body["regions"].items()} == {"a": "sent", "b": "sent"}
     _assert_chains_verify(a, b)
 
 
@@ -232,14 +235,13 @@ def _assert_chains_verify(*made: Region) -> None:
     from shared.models.audit import EVENTS  # noqa: PLC0415
     from shared.settings import reset_settings  # noqa: PLC0415
 
-    with get_engine().connect() as conn:
-        wait_for(
-            lambda: conn.execute(
-                select(func.count()).select_from(EVENTS).where(EVENTS.c.region == "a")
-            ).scalar_one(),
-            timeout_s=15,
-            what="A's audit events archived",
-        )
+    def archived(name: str) -> int:
+        with get_engine().connect() as conn:
+            mine = select(func.count()).select_from(EVENTS).where(EVENTS.c.region == name)
+            return int(conn.execute(mine).scalar_one())
+
+    for region in made:
+        wait_for(lambda r=region: archived(r.name), timeout_s=15, what="audit events archived")
     for region in made:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("REGION", region.name)
