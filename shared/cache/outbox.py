@@ -5,7 +5,8 @@ region whose broker refuses or times out gets one field in this region's `cache:
 (`<region>|<fan-out id>` → JSON), written in the same HSET as every other pending region of the
 call. `cache.deliver_outbox` (beat) publishes each field again and HDELs it only once that
 broker accepted: a crash between the two only publishes it twice, and an invalidation arriving
-twice is harmless (a second generation bump or tag sweep finds nothing more to remove).
+twice is harmless (a second tag or pattern sweep finds nothing more to remove; a second
+generation bump costs the answers cached in between an extra miss).
 """
 
 from __future__ import annotations
