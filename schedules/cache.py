@@ -15,4 +15,10 @@ def schedule(settings: Settings) -> Schedule:
         # No arguments = the sweep: resume unfinished pattern jobs, reap invalidated users'
         # old answers, drop dead members of tag sets.
         **every(names.CACHE_INVALIDATE, s.cache_sweep_interval_s, enabled=s.cache_sweep_enabled),
+        # Multi-region only: retry the invalidations another region's broker refused (run-locked).
+        **every(
+            names.CACHE_DELIVER_OUTBOX,
+            s.cache_outbox_interval_s,
+            enabled=s.cache_outbox_enabled and settings.regions.multi,
+        ),
     }

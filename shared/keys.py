@@ -23,6 +23,7 @@ reach a SCAN MATCH pattern.
 | P {an}:closing               | zset   | none (drained)          | analytics.rollup    | rollup (to SQL)   |
 | P {an}:totals                | hash   | none                    | analytics.rollup    | rollup snapshot   |
 | P {an}:hll:<gran>:<start_s>  | HLL    | granularity retention   | analytics.rollup    | rollup snapshot   |
+| P {an}:hll:region:<region>   | HLL    | 60 s (deleted at once)  | analytics.rollup    | analytics.rollup  |
 | P {an}:users:<day_start_s>   | hash   | ANALYTICS_USER_COUNTS_RETENTION | analytics.rollup | operators |
 | P {an}:alerts                | stream | MAXLEN ~                | detect_anomalies    | web, operators    |
 | P {an}:alert:<metric>:<dir>  | string | ANOMALY_COOLDOWN        | detect_anomalies    | detect_anomalies  |
@@ -36,6 +37,7 @@ reach a SCAN MATCH pattern.
 | P cache:hits                 | zset   | none (decayed, trimmed) | web                 | cache.warmup      |
 | P cache:inv:jobs             | hash   | CACHE_INVALIDATE_JOB_TTL | cache.invalidate    | cache.invalidate  |
 | P cache:inv:users            | set    | none (members removed)  | cache.invalidate    | cache.invalidate  |
+| P cache:outbox               | hash   | none (fields delivered) | web (admin fan-out) | deliver_outbox    |
 | P {audit}:stream             | stream | trimmed after archiving | log_event (XADD)    | audit.trim, web   |
 | P {audit}:watermark          | string | none                    | audit.trim (mirror) | web, health       |
 | P {audit}:ep:<type>:<actor>  | string | the refusal's Retry-After | web refusal audit | web refusal audit |
@@ -165,6 +167,11 @@ def analytics_hll(granularity: str, start_s: int) -> str:
     return f"{prefix()}{{an}}:hll:{granularity}:{int(start_s)}"
 
 
+def analytics_region_hll(region: str) -> str:
+    """HLL: a copy of another region's day HyperLogLog, for one PFCOUNT union (seconds-long)."""
+    return f"{prefix()}{{an}}:hll:region:{safe_id(region)}"
+
+
 def analytics_user_counts(day_start_s: int) -> str:
     return f"{prefix()}{{an}}:users:{int(day_start_s)}"
 
@@ -243,6 +250,11 @@ def cache_invalidation_jobs() -> str:
 def cache_users_to_reap() -> str:
     """SET: users whose generation was bumped and whose old answers still use memory."""
     return f"{prefix()}cache:inv:users"
+
+
+def cache_outbox() -> str:
+    """HASH: `<region>|<fan-out id>` → JSON invalidation another region's broker refused."""
+    return f"{prefix()}cache:outbox"
 
 
 # --- audit ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ SESSIONS_SWEEP: Final = "sessions.sweep"
 CACHE_INVALIDATE: Final = "cache.invalidate"
 CACHE_WARMUP: Final = "cache.warmup"
 CACHE_REFRESH: Final = "cache.refresh"
+CACHE_DELIVER_OUTBOX: Final = "cache.deliver_outbox"
 FILES_PROCESS: Final = "files.process"
 FILES_CLEANUP: Final = "files.cleanup"
 ANALYTICS_ROLLUP: Final = "analytics.rollup"
@@ -32,6 +33,7 @@ TaskName = Literal[
     "cache.invalidate",
     "cache.warmup",
     "cache.refresh",
+    "cache.deliver_outbox",
     "files.process",
     "files.cleanup",
     "analytics.rollup",

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from shared import task_names as names
-from shared.analytics import detect, persist, rollup, series
+from shared.analytics import detect, global_view, persist, rollup, series
+from shared.db import get_engine
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
@@ -17,7 +18,8 @@ ROLLUP_TIME_LIMIT_S = 120
 
 @periodic_task(names.ANALYTICS_ROLLUP, time_limit_s=ROLLUP_TIME_LIMIT_S)
 def rollup_task() -> dict[str, Any]:
-    """Consume both streams, persist closed buckets to SQL, write the dashboard snapshots."""
+    """Consume both streams, persist closed buckets to SQL, write the dashboard snapshots; with
+    REGION_BROKERS, also this region's open counters to SQL and the global snapshot from them."""
     settings = get_settings()
     client = get_redis()
     started = time.monotonic()
@@ -27,6 +29,15 @@ def rollup_task() -> dict[str, Any]:
     out = {**dataclasses.asdict(report), "persisted_buckets": persisted}
     out["seconds"] = round(time.monotonic() - started, 3)
     series.write_snapshots(client, settings, extra={"last_run": out})
+    if settings.regions.multi:
+        view = global_view.refresh(
+            get_engine(),
+            client,
+            region=settings.regions.region,
+            names=settings.regions.names,
+            ttl_s=max(600.0, 10 * settings.schedule.analytics_rollup_interval_s),
+        )
+        out["global_messages_total"] = view["messages_total"]
     return out
 
 

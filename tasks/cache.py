@@ -1,4 +1,5 @@
-"""cache.warmup (beat), cache.invalidate (on demand and the scheduled sweep), cache.refresh.
+"""cache.warmup (beat), cache.invalidate (on demand and the scheduled sweep), cache.refresh,
+cache.deliver_outbox (beat, multi-region: invalidations another region's broker missed).
 
 cache.invalidate acknowledges late and is rejected back to the queue when its worker dies; its
 pattern and reap jobs persist their cursor in Redis, so the redelivered (or resubmitted, or
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 
 from shared import task_names as names
 from shared.cache import invalidate as inv
+from shared.cache import outbox
 from shared.cache import warmup as warm
 from shared.cache.entry import CacheKey
 from shared.cache.store import store_reply
@@ -25,6 +27,7 @@ from shared.responder import load_responder
 from shared.runlock import run_lock
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
+from workers.facade import enqueue_many
 
 SWEEP_LOCK = "cache.sweep"
 _vt = get_settings().workers.visibility_timeout_s
@@ -37,6 +40,18 @@ def warmup() -> dict[str, Any]:
     """Regenerate the most popular answers that are missing or near expiry."""
     settings = get_settings()
     return warm.run(get_redis(), load_responder(settings.web.responder), settings)
+
+
+@periodic_task(names.CACHE_DELIVER_OUTBOX, time_limit_s=60)
+def deliver_outbox() -> dict[str, Any]:
+    """Publish every pending cross-region invalidation until its region's broker accepts it."""
+    brokers = get_settings().regions.others
+
+    def send(region: str, kwargs: dict[str, Any]) -> str | None:
+        return enqueue_many({region: brokers[region]}, names.CACHE_INVALIDATE, **kwargs)[region]
+
+    # Half the time limit: a run that stops early leaves the rest to the next tick.
+    return outbox.deliver(get_redis(), send, brokers, budget_s=30)
 
 
 @shared_task(

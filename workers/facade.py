@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -62,8 +63,26 @@ def enqueue(name: TaskName, *args: Any, **kwargs: Any) -> str:
     Raises:
         EnqueueError: the broker did not accept the message in time (the web maps it to 503).
     """
+    return _wait(name, _submit(name, None, args, kwargs))
+
+
+def _submit(
+    name: str, broker_url: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Future[str]:
+    """Start one send on the shared sender threads (`_wait` bounds it): callers that fan out
+    submit every send first, so N brokers cost one CELERY_PUBLISH_TIMEOUT, not N."""
+    return _executor().submit(_send, name, broker_url, args, kwargs)
+
+
+def _wait(name: str, future: Future[str], *, deadline: float | None = None) -> str:
+    """The task id of a submitted send, by `deadline` (time.monotonic()) or the publish bound.
+
+    Raises:
+        EnqueueError: not accepted in time, or refused.
+    """
     timeout_s = get_settings().workers.publish_timeout_s
-    future = _executor().submit(_send, name, args, kwargs)
+    if deadline is not None:
+        timeout_s = max(0.0, deadline - time.monotonic())
     try:
         return future.result(timeout=timeout_s)
     except FutureTimeout:
@@ -80,9 +99,15 @@ def _late(name: str, future: Future[str]) -> None:
         log.warning("enqueue of %s was published after its deadline", name)
 
 
-def _send(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+def _send(name: str, broker_url: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     try:
-        result = app.send_task(name, args=args, kwargs=kwargs)
+        if broker_url is None:
+            result = app.send_task(name, args=args, kwargs=kwargs)
+        else:
+            # A connection per send: fan-outs are rare admin calls and outbox retries, and a
+            # kombu connection must not be shared between the sender threads.
+            with app.connection_for_write(broker_url) as conn:
+                result = app.send_task(name, args=args, kwargs=kwargs, connection=conn)
     except (OperationalError, OSError, RedisError) as exc:
         log.warning("enqueue of %s failed: %s", name, type(exc).__name__)
         raise EnqueueError(f"broker unavailable: could not enqueue {name}") from exc
@@ -112,3 +137,17 @@ def task_state(task_id: str) -> dict[str, Any]:
     if isinstance(result, BaseException):
         result = {"error": type(result).__name__, "message": str(result)}
     return {"task_id": task_id, "state": state, "result": result}
+
+
+def enqueue_many(brokers: dict[str, str], name: TaskName, **kwargs: Any) -> dict[str, str | None]:
+    """`enqueue` on other regions' brokers (same routing), all at once and all within one
+    CELERY_PUBLISH_TIMEOUT: the task id per region, None where the broker did not accept."""
+    deadline = time.monotonic() + get_settings().workers.publish_timeout_s
+    futures = {region: _submit(name, url, (), kwargs) for region, url in brokers.items()}
+    accepted: dict[str, str | None] = {}
+    for region, future in futures.items():
+        try:
+            accepted[region] = _wait(name, future, deadline=deadline)
+        except EnqueueError:
+            accepted[region] = None
+    return accepted

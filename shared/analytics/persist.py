@@ -1,4 +1,4 @@
-"""Closed buckets to SQL: an idempotent upsert on (granularity, bucket_start, field).
+"""Closed buckets to SQL: an idempotent upsert on (region, granularity, bucket_start, field).
 
 The rollup records every bucket it touches in the `keys.analytics_closing()` ZSET (score = the
 bucket's end). Once a bucket's end is older than ANALYTICS_CLOSE_GRACE, its whole hash is
@@ -21,6 +21,7 @@ from shared.analytics.series import decode
 from shared.db import get_engine
 from shared.models.analytics import AnalyticsBucket
 from shared.redis_client import RedisClient, zset_members
+from shared.settings import get_settings
 from shared.settings.analytics import AnalyticsSettings
 
 MAX_BUCKETS_PER_RUN = 500
@@ -33,7 +34,7 @@ def upsert_rows(engine: Engine, rows: list[dict[str, Any]]) -> None:
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(AnalyticsBucket)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["granularity", "bucket_start", "field"],
+        index_elements=["region", "granularity", "bucket_start", "field"],
         set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
     )
     with engine.begin() as conn:
@@ -79,6 +80,7 @@ def persist_closed(
             }
             for f, v in fields.items()
         ]
-    upsert_rows(get_engine(), rows)
+    region = get_settings().regions.region
+    upsert_rows(get_engine(), [{"region": region, **row} for row in rows])
     client.zrem(keys.analytics_closing(), *members)
     return len(parsed)

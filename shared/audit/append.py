@@ -193,6 +193,8 @@ class Event:
             "correlation_id": self.correlation_id,
             "result": self.result,
             "source": source,
+            # Each region reads only its own stream and archive rows.
+            "region": get_settings().regions.region,
         }
 
 

@@ -27,7 +27,7 @@ from shared import keys
 from shared.audit.append import Event, parse_entry, parse_id
 from shared.audit.chain import ROW_COLUMNS, chained_rows, insert_ignoring_duplicates
 from shared.lua import script
-from shared.models.audit import EVENTS, GENESIS_HASH, STATE, STATE_NAME
+from shared.models.audit import EVENTS, GENESIS_HASH, STATE, region, state_name
 from shared.redis_client import RedisClient, stream_entries
 from shared.settings import Settings
 
@@ -55,12 +55,13 @@ class State:
 
 def read_state(conn: Connection) -> State:
     """The archive state, created (watermark 0-0, genesis hash) on first use."""
-    row = conn.execute(select(_STATE).where(_STATE.c.name == STATE_NAME)).mappings().first()
+    name = state_name()
+    row = conn.execute(select(_STATE).where(_STATE.c.name == name)).mappings().first()
     if row is None:
         conn.execute(
             insert_state_stmt(conn),
             {
-                "name": STATE_NAME,
+                "name": name,
                 "watermark_id": "0-0",
                 "watermark_ms": 0,
                 "watermark_seq": 0,
@@ -69,7 +70,7 @@ def read_state(conn: Connection) -> State:
                 "purged_total": 0,
             },
         )
-        row = conn.execute(select(_STATE).where(_STATE.c.name == STATE_NAME)).mappings().one()
+        row = conn.execute(select(_STATE).where(_STATE.c.name == name)).mappings().one()
     return State(row["watermark_id"], row["head_hash"], row["archived_total"], row["purged_total"])
 
 
@@ -97,12 +98,14 @@ def commit_batch(engine: Engine, events: list[Event], state: State) -> State:
     Raises:
         ArchiveConflictError: rows exist beyond the watermark or the state moved (rolled back).
     """
-    rows = chained_rows(events, state.head_hash)
+    here = region()
+    rows = chained_rows(events, state.head_hash, here)
     last = dict(zip(ROW_COLUMNS, rows[-1], strict=True))
     ms, seq = parse_id(state.watermark_id)
     with engine.begin() as conn:
         beyond = conn.execute(
             select(_EVENTS.c.stream_id)
+            .where(_EVENTS.c.region == here)
             .where(tuple_(_EVENTS.c.ms, _EVENTS.c.seq) > tuple_(ms, seq))  # type: ignore[operator]
             .limit(1)
         ).first()
@@ -114,7 +117,7 @@ def commit_batch(engine: Engine, events: list[Event], state: State) -> State:
         _reached("after_insert")
         moved = conn.execute(
             update(_STATE)
-            .where(_STATE.c.name == STATE_NAME)
+            .where(_STATE.c.name == state_name())
             .where(_STATE.c.watermark_id == state.watermark_id)
             .where(_STATE.c.head_hash == state.head_hash)
             .values(

@@ -51,11 +51,15 @@ ROW_COLUMNS = (
     "correlation_id",
     "result",
     "hash",
+    "region",
 )
 
 
-def chained_rows(events: Sequence[Event], prev_hash: str) -> list[tuple[Any, ...]]:
-    """Archive rows (tuples in ROW_COLUMNS order) for `events` in stream order, chained.
+def chained_rows(
+    events: Sequence[Event], prev_hash: str, region: str = "local"
+) -> list[tuple[Any, ...]]:
+    """Archive rows (tuples in ROW_COLUMNS order) of one region's `events` in stream order,
+    chained. The region is not hashed: it selects the chain a row belongs to.
 
     The hot loop of the archive: the dict below is built in sorted key order, so its JSON is
     byte for byte `canonical()` without the sort (a test pins the equality).
@@ -87,6 +91,7 @@ def chained_rows(events: Sequence[Event], prev_hash: str) -> list[tuple[Any, ...
                 e.correlation_id,
                 e.result,
                 prev_hash,
+                region,
             )
         )
     return rows

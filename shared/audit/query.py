@@ -21,7 +21,7 @@ from sqlalchemy import Engine, and_, func, select, tuple_
 
 from shared import keys
 from shared.audit.append import Event, parse_entry, parse_id
-from shared.models.audit import EVENTS, STATE, STATE_NAME
+from shared.models.audit import EVENTS, STATE, region, state_name
 from shared.redis_client import AsyncRedisClient, as_bytes, stream_entries
 
 _EVENTS = EVENTS
@@ -140,7 +140,7 @@ async def redis_tail(
 def archive_page(engine: Engine, filters: Filters, cursor: str | None, want: int) -> list[Event]:
     """Up to `want` archived events strictly older than `cursor`, newest first (one query)."""
     order = tuple_(_EVENTS.c.ms, _EVENTS.c.seq)
-    conds = [order < tuple_(*_upper(filters, cursor))]  # type: ignore[operator]
+    conds = [order < tuple_(*_upper(filters, cursor)), _EVENTS.c.region == region()]  # type: ignore[operator]
     if filters.since_ms is not None:
         conds.append(_EVENTS.c.ms >= filters.since_ms)
     if filters.actor is not None:
@@ -197,9 +197,10 @@ def merge_page(
 def archive_counts(engine: Engine) -> dict[str, Any]:
     """Rows in the archive (from the state row, O(1)) and the archive watermark."""
     with engine.connect() as conn:
-        row = conn.execute(select(_STATE).where(_STATE.c.name == STATE_NAME)).mappings().first()
+        row = conn.execute(select(_STATE).where(_STATE.c.name == state_name())).mappings().first()
         if row is None:
-            count = conn.execute(select(func.count()).select_from(_EVENTS)).scalar_one()
+            mine = select(func.count()).select_from(_EVENTS).where(_EVENTS.c.region == region())
+            count = conn.execute(mine).scalar_one()
             return {"archived": int(count), "watermark": None}
     return {
         "archived": int(row["archived_total"] - row["purged_total"]),

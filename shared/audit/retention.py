@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, tuple_, update
 
-from shared.models.audit import CHECKPOINTS, EVENTS, STATE, STATE_NAME
+from shared.models.audit import CHECKPOINTS, EVENTS, STATE, region, state_name
 from shared.settings import Settings
 
 _EVENTS = EVENTS
@@ -34,9 +34,11 @@ class PurgeResult:
 def purge_batch(engine: Engine, cutoff_ms: int, batch: int, now: float) -> int:
     """Delete the oldest `batch` rows older than `cutoff_ms` and checkpoint; rows deleted."""
     order = tuple_(_EVENTS.c.ms, _EVENTS.c.seq)
+    here = region()
     with engine.begin() as conn:
         oldest = conn.execute(
             select(_EVENTS.c.stream_id, _EVENTS.c.ms, _EVENTS.c.seq, _EVENTS.c.hash)
+            .where(_EVENTS.c.region == here)
             .where(_EVENTS.c.ms < cutoff_ms)
             .order_by(_EVENTS.c.ms, _EVENTS.c.seq)
             .limit(batch)
@@ -45,7 +47,9 @@ def purge_batch(engine: Engine, cutoff_ms: int, batch: int, now: float) -> int:
             return 0
         last = oldest[-1]
         deleted = conn.execute(
-            delete(_EVENTS).where(order <= tuple_(last.ms, last.seq))  # type: ignore[operator]
+            delete(_EVENTS)
+            .where(_EVENTS.c.region == here)
+            .where(order <= tuple_(last.ms, last.seq))  # type: ignore[operator]
         ).rowcount
         conn.execute(
             insert(_CHECKPOINTS).values(
@@ -54,12 +58,13 @@ def purge_batch(engine: Engine, cutoff_ms: int, batch: int, now: float) -> int:
                 through_seq=last.seq,
                 hash=last.hash,
                 deleted=deleted,
+                region=here,
                 created_at=now,
             )
         )
         conn.execute(
             update(_STATE)
-            .where(_STATE.c.name == STATE_NAME)
+            .where(_STATE.c.name == state_name())
             .values(purged_total=_STATE.c.purged_total + deleted)
         )
     return int(deleted)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, tuple_, update
 
 from shared.audit.chain import chain_hash
-from shared.models.audit import CHECKPOINTS, EVENTS, GENESIS_HASH, STATE, STATE_NAME
+from shared.models.audit import CHECKPOINTS, EVENTS, GENESIS_HASH, STATE, region, state_name
 
 _EVENTS = EVENTS
 _STATE = STATE
@@ -36,7 +36,12 @@ class VerifyReport:
 
 def _checkpoint(conn: Connection) -> tuple[int | None, str, tuple[int, int]]:
     row = (
-        conn.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id.desc()).limit(1))
+        conn.execute(
+            select(_CHECKPOINTS)
+            .where(_CHECKPOINTS.c.region == region())
+            .order_by(_CHECKPOINTS.c.id.desc())
+            .limit(1)
+        )
         .mappings()
         .first()
     )
@@ -46,10 +51,12 @@ def _checkpoint(conn: Connection) -> tuple[int | None, str, tuple[int, int]]:
 
 
 def _walk(conn: Connection, batch: int) -> VerifyReport:
-    state = conn.execute(select(_STATE).where(_STATE.c.name == STATE_NAME)).mappings().first()
+    state = conn.execute(select(_STATE).where(_STATE.c.name == state_name())).mappings().first()
     checkpoint_id, prev, after = _checkpoint(conn)
+    here = region()
     if state is None:
-        empty = conn.execute(select(_EVENTS.c.stream_id).limit(1)).first() is None
+        mine = select(_EVENTS.c.stream_id).where(_EVENTS.c.region == here).limit(1)
+        empty = conn.execute(mine).first() is None
         return VerifyReport(empty, 0, None, None if empty else "rows exist without audit state")
     head = (state["watermark_ms"], state["watermark_seq"])
     order = tuple_(_EVENTS.c.ms, _EVENTS.c.seq)
@@ -58,6 +65,7 @@ def _walk(conn: Connection, batch: int) -> VerifyReport:
         page = (
             conn.execute(
                 select(_EVENTS)
+                .where(_EVENTS.c.region == here)
                 .where(order > tuple_(*after))  # type: ignore[operator]
                 .where(order <= tuple_(*head))  # type: ignore[operator]
                 .order_by(_EVENTS.c.ms, _EVENTS.c.seq)
@@ -111,7 +119,7 @@ def record(engine: Engine, report: VerifyReport, now: float | None = None) -> No
     with engine.begin() as conn:
         conn.execute(
             update(_STATE)
-            .where(_STATE.c.name == STATE_NAME)
+            .where(_STATE.c.name == state_name())
             .values(
                 verified_at=time.time() if now is None else now,
                 verified_ok=report.ok,
@@ -133,7 +141,7 @@ def last_verification(engine: Engine) -> dict[str, Any] | None:
                     _STATE.c.verified_rows,
                     _STATE.c.broken_id,
                     _STATE.c.broken_reason,
-                ).where(_STATE.c.name == STATE_NAME)
+                ).where(_STATE.c.name == state_name())
             )
             .mappings()
             .first()

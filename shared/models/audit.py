@@ -3,8 +3,11 @@
 `audit_events.hash` = SHA-256(previous row's hash + canonical JSON of the row), in stream-id order
 (`ms`, `seq`); the first row chains from the newest checkpoint's hash (or 64 zeros). Retention
 deletes the oldest rows and leaves an `audit_checkpoints` row carrying the hash of the last deleted
-row, so the surviving chain still verifies. `audit_state` (one row) holds the archive watermark,
-written in the same transaction as the rows, plus the last verification.
+row, so the surviving chain still verifies. `audit_state` (one row per region) holds the archive
+watermark, written in the same transaction as the rows, plus the last verification.
+
+Regions sharing one SQL database each keep a chain of their own: rows, checkpoints and state
+carry the region, and every archive, purge and verification reads and writes only this region's.
 """
 
 from __future__ import annotations
@@ -17,15 +20,30 @@ from sqlalchemy import BigInteger, Boolean, Engine, Float, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
+from shared.settings import get_settings
 
 GENESIS_HASH = "0" * 64
-# The one `audit_state` row: archive watermark, chain head and last verification.
+# The `audit_state` row of the default region (`local`): the name every archive had before
+# regions; another region's row is named after the region.
 STATE_NAME = "main"
+
+
+def region() -> str:
+    """This deployment's REGION: each region archives, purges and verifies only its own chain."""
+    return get_settings().regions.region
+
+
+def state_name() -> str:
+    """This region's `audit_state` row: watermark, chain head and last verification."""
+    here = region()
+    return STATE_NAME if here == "local" else here
 
 
 class AuditEventRow(Base):
     __tablename__ = "audit_events"
 
+    # Stream ids are unique only within one region's stream: the key is (region, stream_id).
+    region: Mapped[str] = mapped_column(String(32), primary_key=True, server_default="local")
     stream_id: Mapped[str] = mapped_column(String(41), primary_key=True)
     ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -38,7 +56,7 @@ class AuditEventRow(Base):
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
     __table_args__ = (
-        Index("ix_audit_events_order", "ms", "seq", unique=True),
+        Index("ix_audit_events_order", "region", "ms", "seq", unique=True),
         Index("ix_audit_events_actor", "actor", "ms"),
         Index("ix_audit_events_type", "event_type", "ms"),
     )
@@ -70,6 +88,7 @@ class AuditCheckpointRow(Base):
     through_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False)
     deleted: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    region: Mapped[str] = mapped_column(String(32), nullable=False, server_default="local")
     created_at: Mapped[float] = mapped_column(Float, nullable=False)
 
 

@@ -43,6 +43,18 @@ class ScheduleSettings:
         unit="s",
         minimum=1,
     )
+    cache_outbox_enabled: bool = setting(
+        "CACHE_OUTBOX_ENABLED",
+        True,
+        "Run cache.deliver_outbox (multi-region only: retries invalidations other regions missed).",
+    )
+    cache_outbox_interval_s: float = setting(
+        "CACHE_OUTBOX_INTERVAL",
+        5.0,
+        "Interval of cache.deliver_outbox.",
+        unit="s",
+        minimum=1,
+    )
     audit_trim_enabled: bool = setting("AUDIT_TRIM_ENABLED", True, "Run audit.trim.")
     audit_trim_interval_s: float = setting(
         "AUDIT_TRIM_INTERVAL", 60.0, "Interval of audit.trim.", unit="s", minimum=1

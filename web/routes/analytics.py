@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 
 from shared.analytics.detect import ANOMALIES
+from shared.analytics.global_view import GLOBAL
 from shared.analytics.series import BASE_METRICS, SUMMARY, series_snapshot
 from shared.settings import get_settings
 from web.deps import Redis
@@ -24,6 +25,13 @@ from web.snapshot_cache import read_snapshot, read_snapshots
 
 router = APIRouter(tags=["analytics"])
 STATIC = Path(__file__).resolve().parents[1] / "static"
+_EMPTY_GLOBAL: dict[str, Any] = {
+    "scope": "global",
+    "messages_total": 0,
+    "unique_users": 0,
+    "unique_users_is_upper_bound": True,
+    "by_model": {},
+}
 _EMPTY_SUMMARY: dict[str, Any] = {
     "messages_total": 0,
     "unique_users": 0,
@@ -33,8 +41,11 @@ _EMPTY_SUMMARY: dict[str, Any] = {
 
 
 @router.get("/analytics/summary")
-async def summary(redis: Redis) -> dict[str, Any]:
-    """The rollup's summary plus the active anomaly alerts (one MGET)."""
+async def summary(redis: Redis, scope: Literal["region", "global"] = "region") -> dict[str, Any]:
+    """This region's summary plus the active anomaly alerts (one MGET); `scope=global`: every
+    region's totals summed from SQL by the rollup (one GET)."""
+    if scope == "global":
+        return await _global(redis)
     found = await read_snapshots(redis, [SUMMARY, ANOMALIES])
     snap, anomalies = found[SUMMARY], found[ANOMALIES]
     now = time.time()
@@ -55,6 +66,33 @@ async def summary(redis: Redis) -> dict[str, Any]:
         if anomalies
         else None
     )
+    return body
+
+
+async def _global(redis: Redis) -> dict[str, Any]:
+    settings = get_settings()
+    interval_s = settings.schedule.analytics_rollup_interval_s
+    now = time.time()
+    if not settings.regions.multi:
+        # One region: the global view is this region's own snapshot.
+        snap = await read_snapshot(redis, SUMMARY)
+        data = snap.data if snap else _EMPTY_SUMMARY
+        total = data["messages_total"]
+        here = {"messages_total": total, "generated_at": snap.generated_at if snap else None}
+        body: dict[str, Any] = {
+            "scope": "global",
+            "messages_total": total,
+            "unique_users": data["unique_users"],
+            "unique_users_is_upper_bound": False,
+            "by_model": data["by_model"],
+            "regions": {settings.regions.region: here},
+        }
+    else:
+        snap = await read_snapshot(redis, GLOBAL)
+        body = dict(snap.data) if snap else {**_EMPTY_GLOBAL, "regions": {}}
+    body["generated_at"] = snap.generated_at if snap else None
+    body["age_s"] = round(snap.age_s(now), 3) if snap else None
+    body["stale"] = snap.is_stale(interval_s, now) if snap else True
     return body
 
 
