@@ -28,10 +28,6 @@ _MALFORMED = (ValueError, AttributeError, TypeError, IndexError, KeyError)
 _BREAKS_CIRCUIT = {"timeout", "upstream", "malformed"}
 
 
-def model_allowed(settings: ModelSettings, model: str) -> bool:
-    return not settings.models or model in settings.models
-
-
 def as_provider_error(exc: BaseException) -> ProviderError:  # noqa: PLR0911  (the mapping table)
     """The kind of a failure of the client or of reading its answer."""
     if isinstance(exc, ProviderError):
@@ -80,7 +76,7 @@ class OpenAIChat:
         return state
 
     def _request(self, message: str, model: str) -> dict[str, Any]:
-        if not model_allowed(self.settings, model):
+        if not self.settings.allows(model):
             raise ProviderError("model_not_allowed", f"model {model!r} is not offered here")
         body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": message}]}
         if self.settings.max_tokens:

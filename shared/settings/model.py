@@ -68,3 +68,7 @@ class ModelSettings:
         unit="s",
         minimum=0.01,
     )
+
+    def allows(self, model: str) -> bool:
+        """Whether a request may name `model` (every model when OPENAI_MODELS is empty)."""
+        return not self.models or model in self.models
