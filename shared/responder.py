@@ -13,6 +13,7 @@ Everything that answers (the web's /chat and /chat/stream, warmup, refresh) goes
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import math
@@ -117,3 +118,16 @@ def get_chat_model(path: str) -> ChatModel:
         return found
     # The demo is pure CPU in microseconds: a thread hop would cost more than the answer.
     return SyncChatModel(found, in_thread=path != DEMO)
+
+
+def complete_now(chat: ChatModel, message: str, model: str) -> Reply:
+    """One answer for a sync caller (a worker's task): on an event loop of its own, whose
+    provider connections are closed before returning."""
+
+    async def once() -> Reply:
+        try:
+            return await chat.complete(message, model)
+        finally:
+            await chat.aclose()
+
+    return asyncio.run(once())
