@@ -6,19 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from langchain_core.globals import set_llm_cache
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
 
-pytest.importorskip("langchain_core")  # the [langchain] extra (installed by `.[dev]`)
-
-from langchain_core.globals import set_llm_cache  # noqa: E402
-from langchain_core.language_models.fake_chat_models import FakeListChatModel  # noqa: E402
-from langchain_core.output_parsers import StrOutputParser  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
-from langchain_core.runnables import Runnable  # noqa: E402
-
-from shared.cache.invalidate import invalidate_tag, invalidate_user  # noqa: E402
-from shared.cache.langchain import ResponseCache  # noqa: E402
-from shared.cache.store import read_stats  # noqa: E402
-from shared.settings import get_settings  # noqa: E402
+from shared.cache.invalidate import invalidate_tag, invalidate_user
+from shared.cache.langchain import ResponseCache
+from shared.cache.store import read_stats
+from shared.settings import get_settings
 
 PROMPT = ChatPromptTemplate.from_messages(
     [("system", "You answer questions about databases."), ("human", "{question}")]
