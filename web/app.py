@@ -51,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = exit_on_bad_settings()
     if settings.conn.db_auto_create:
         await run_in_threadpool(ensure_schema)
+    chat_model = get_chat_model(settings.web.responder)  # a bad CHAT_RESPONDER fails at start
     app.state.redis = build_async_client(settings.conn)
     app.state.write_behind = WriteBehind(app.state.redis, settings.web)
     LAG.start()
@@ -58,7 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await LAG.stop()
-        await get_chat_model(settings.web.responder).aclose()  # this loop's provider client
+        await chat_model.aclose()  # this loop's provider connections
         await app.state.write_behind.drain()  # buffered writes leave before the client closes
         await app.state.redis.aclose()
 

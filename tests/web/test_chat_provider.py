@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 from fastapi.testclient import TestClient
 
+from shared.responder import get_chat_model
 from shared.settings import reset_settings
 from tests.fixtures.openai_server import Provider
 from tests.web.sse import parse_events, text_of
 
+Start = Callable[..., TestClient]
+
 
 @pytest.fixture
-def app(provider: Provider) -> Iterator[TestClient]:
+def start(provider: Provider, settings_env: pytest.MonkeyPatch) -> Iterator[Start]:
+    """`start(OPENAI_TIMEOUT="0.3", ...)`: the app with these settings on top of the provider's
+    (set before the app starts, so its lifespan closes the provider client it used)."""
     from web.app import create_app  # noqa: PLC0415
 
-    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
-        yield test_client
+    with ExitStack() as stack:
+
+        def make(**env: str) -> TestClient:
+            for name, value in env.items():
+                settings_env.setenv(name, value)
+            reset_settings()
+            get_chat_model.cache_clear()
+            return stack.enter_context(TestClient(create_app(), raise_server_exceptions=False))
+
+        yield make
+
+
+@pytest.fixture
+def app(start: Start) -> TestClient:
+    return start()
 
 
 def _metric(client: TestClient, kind: str) -> float:
@@ -73,12 +92,8 @@ def test_provider_failures_are_clear_json_errors_counted_on_metrics(
     assert _metric(app, kind) == before + 2
 
 
-def test_a_stall_before_any_piece_is_504(app: TestClient, settings_env: pytest.MonkeyPatch) -> None:
-    settings_env.setenv("OPENAI_TIMEOUT", "0.3")
-    reset_settings()
-    from shared.responder import get_chat_model  # noqa: PLC0415
-
-    get_chat_model.cache_clear()
+def test_a_stall_before_any_piece_is_504(start: Start) -> None:
+    app = start(OPENAI_TIMEOUT="0.3")
     response = app.post("/chat", json={"message": "hello", "model": "fault-stall"})
     assert response.status_code == 504
     assert response.json()["error"]["type"] == "timeout"
@@ -88,13 +103,9 @@ def test_a_stall_before_any_piece_is_504(app: TestClient, settings_env: pytest.M
     ("model", "kind"), [("fault-stall", "timeout"), ("fault-malformed", "malformed")]
 )
 def test_a_failure_after_the_stream_started_ends_it_with_an_error_event(
-    app: TestClient, settings_env: pytest.MonkeyPatch, model: str, kind: str
+    start: Start, model: str, kind: str
 ) -> None:
-    settings_env.setenv("OPENAI_TIMEOUT", "0.3")
-    reset_settings()
-    from shared.responder import get_chat_model  # noqa: PLC0415
-
-    get_chat_model.cache_clear()
+    app = start(OPENAI_TIMEOUT="0.3")
     before = _metric(app, kind)
     response = app.post("/chat/stream", json={"message": "hello", "model": model})
     assert response.status_code == 200
@@ -110,13 +121,9 @@ def test_a_failure_after_the_stream_started_ends_it_with_an_error_event(
 
 
 def test_the_open_circuit_answers_503_without_calling_the_provider(
-    app: TestClient, provider: Provider, settings_env: pytest.MonkeyPatch
+    start: Start, provider: Provider
 ) -> None:
-    settings_env.setenv("OPENAI_BREAKER_FAILURES", "2")
-    reset_settings()
-    from shared.responder import get_chat_model  # noqa: PLC0415
-
-    get_chat_model.cache_clear()
+    app = start(OPENAI_BREAKER_FAILURES="2")
     statuses = [
         app.post("/chat", json={"message": f"q{i}", "model": "fault-500"}).status_code
         for i in range(2)
@@ -130,10 +137,9 @@ def test_the_open_circuit_answers_503_without_calling_the_provider(
 
 
 def test_a_model_outside_the_allow_list_is_422_before_any_guard(
-    app: TestClient, provider: Provider, settings_env: pytest.MonkeyPatch
+    start: Start, provider: Provider
 ) -> None:
-    settings_env.setenv("OPENAI_MODELS", "m1")
-    reset_settings()
+    app = start(OPENAI_MODELS="m1")
     for path in ("/chat", "/chat/stream"):
         response = app.post(path, json={"message": "hi", "model": "m2"})
         assert response.status_code == 422

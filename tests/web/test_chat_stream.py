@@ -7,6 +7,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from shared import keys
+from shared.responder import Reply
 from tests.web.conftest import drain
 from tests.web.sse import parse_events, text_of
 
@@ -63,3 +64,54 @@ def test_a_refusal_is_the_same_json_as_chat_before_any_stream(
 
 def test_a_stream_request_is_validated_like_chat(client: TestClient) -> None:
     assert client.post("/chat/stream", json={"message": ""}).status_code == 422
+
+
+def test_a_stale_answer_streams_from_the_cache(client: TestClient) -> None:
+    import time  # noqa: PLC0415
+
+    from shared.cache.entry import CacheKey  # noqa: PLC0415
+    from shared.cache.store import store_reply  # noqa: PLC0415
+    from shared.redis_client import get_redis  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    cs = get_settings().cache
+    key = CacheKey.build("old question", "demo", template_version=cs.template_version)
+    store_reply(get_redis(), key, Reply("yesterday's answer", 2, 3), source="warmup",
+                now=time.time() - 2 * cs.ttl_s, settings=cs)  # fmt: skip
+    events = parse_events(_stream(client, "Old question!")[2])
+    assert events == [
+        {"delta": "yesterday's answer"},
+        {"done": True, "usage": {"prompt_tokens": 2, "completion_tokens": 3}, "cache": "stale"},
+    ]
+
+
+def shouting_responder(message: str, model: str) -> Reply:
+    return Reply(message.upper(), 1, 2)
+
+
+def test_a_custom_sync_adapter_streams_too(
+    settings_env: pytest.MonkeyPatch,
+) -> None:
+    from shared.settings import reset_settings  # noqa: PLC0415
+    from web.app import create_app  # noqa: PLC0415
+
+    settings_env.setenv("CHAT_RESPONDER", f"{__name__}:shouting_responder")
+    reset_settings()
+    with TestClient(create_app()) as custom:
+        events = parse_events(custom.post("/chat/stream", json={"message": "hi there"}).text)
+    assert text_of(events) == "HI THERE"
+    assert events[-1] == {
+        "done": True,
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+        "cache": "miss",
+    }
+
+
+def test_a_bad_responder_stops_the_app_at_start(settings_env: pytest.MonkeyPatch) -> None:
+    from shared.settings import reset_settings  # noqa: PLC0415
+    from web.app import create_app  # noqa: PLC0415
+
+    settings_env.setenv("CHAT_RESPONDER", "no.such.module:respond")
+    reset_settings()
+    with pytest.raises(ValueError, match="CHAT_RESPONDER"), TestClient(create_app()):
+        pass
