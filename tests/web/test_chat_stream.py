@@ -115,3 +115,18 @@ def test_a_bad_responder_stops_the_app_at_start(settings_env: pytest.MonkeyPatch
     reset_settings()
     with pytest.raises(ValueError, match="CHAT_RESPONDER"), TestClient(create_app()):
         pass
+
+
+def test_a_streamed_hit_costs_one_round_trip_and_calls_nothing(
+    settings_env: pytest.MonkeyPatch, r: redis.Redis
+) -> None:
+    from tests.web.test_guards import _app, _round_trips  # noqa: PLC0415
+
+    with _app(settings_env, WEB_WRITE_BEHIND_INTERVAL_MS="1000") as c:
+        assert parse_events(_stream(c, "cheap question")[2])[-1]["cache"] == "miss"
+        drain(c)
+        got: list[str] = []
+        trips = _round_trips(r, lambda: got.append(_stream(c, "Cheap question?")[2]))
+        assert parse_events(got[0])[-1]["cache"] == "hit"
+        assert trips == 1  # the guards and the cache lookup, pipelined; the rest is buffered
+        assert not list(r.scan_iter(match="t:rl:*:res:*"))  # a hit reserves no tokens
