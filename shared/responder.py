@@ -112,7 +112,7 @@ def get_chat_model(path: str) -> ChatModel:
         from shared.provider.openai_chat import OpenAIChat  # noqa: PLC0415  (optional client)
         from shared.settings import get_settings  # noqa: PLC0415
 
-        return OpenAIChat(get_settings().model)
+        return OpenAIChat(get_settings().provider)
     found = load_responder(path)
     if isinstance(found, ChatModel):
         return found

@@ -28,7 +28,7 @@ _NOTHING_USED = {"rate_limited", "circuit_open", "model_not_allowed", "rejected"
 
 def check_model(settings: Settings, model: str) -> None:
     """Refuse (422) a model outside OPENAI_MODELS before any guard is charged."""
-    if settings.web.responder == "openai" and not settings.model.allows(model):
+    if settings.web.responder == "openai" and not settings.provider.allows(model):
         raise ProviderError("model_not_allowed", f"model {model!r} is not offered here")
 
 

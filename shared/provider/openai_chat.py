@@ -21,7 +21,7 @@ import openai
 from shared.provider.breaker import Breaker
 from shared.provider.errors import ProviderError, parse_retry_after
 from shared.responder import Piece, Reply, Usage, estimate_prompt_tokens
-from shared.settings.model import ModelSettings
+from shared.settings.provider import ProviderSettings
 
 # Reading a chunk that is not a chat completion chunk (a provider's own shape, a cut frame).
 _MALFORMED = (ValueError, AttributeError, TypeError, IndexError, KeyError)
@@ -57,7 +57,7 @@ class _LoopState:
 class OpenAIChat:
     """The `ChatModel` of an OpenAI-compatible chat completions endpoint."""
 
-    def __init__(self, settings: ModelSettings) -> None:
+    def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.breaker = Breaker(settings.breaker_failures, settings.breaker_cooldown_s)
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (

@@ -23,7 +23,7 @@ from shared.settings.connections import ConnectionSettings
 from shared.settings.files import FilesSettings
 from shared.settings.guards import GuardSettings
 from shared.settings.health import HealthSettings
-from shared.settings.model import ModelSettings
+from shared.settings.provider import ProviderSettings
 from shared.settings.schedule import ScheduleSettings
 from shared.settings.web import WebSettings
 from shared.settings.workers import WorkerSettings
@@ -41,7 +41,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "cache": CacheSettings,
     "analytics": AnalyticsSettings,
     "files": FilesSettings,
-    "model": ModelSettings,
+    "provider": ProviderSettings,
 }
 # The names POST /chat accepts as a model.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -60,7 +60,7 @@ class Settings:
     cache: CacheSettings
     analytics: AnalyticsSettings
     files: FilesSettings
-    model: ModelSettings
+    provider: ProviderSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -88,7 +88,7 @@ class Settings:
         for model in self.analytics.known_models:
             if not _MODEL_NAME.fullmatch(model):
                 raise SettingsError(f"KNOWN_MODELS: letters, digits and ._:- only, got {model!r}")
-        if self.web.responder == "openai" and not self.model.api_key:
+        if self.web.responder == "openai" and not self.provider.api_key:
             # The client refuses to start without one; say so at start, not on the first chat.
             raise SettingsError(
                 "OPENAI_API_KEY: required by CHAT_RESPONDER=openai (any value for a local server)"

@@ -13,7 +13,7 @@ from shared.settings.base import setting
 
 
 @dataclass(frozen=True)
-class ModelSettings:
+class ProviderSettings:
     base_url: str | None = setting(
         "OPENAI_BASE_URL",
         None,
