@@ -1,7 +1,8 @@
 """Provider failures as our answers: a JSON error with the status of its kind, counted on /metrics.
 
 429 from the provider → 503 with its Retry-After; timeout → 504; 5xx, unreachable, malformed
-or refused → 502; an open circuit → 503 without a call; a model outside OPENAI_MODELS → 422.
+or refused → 502; an open circuit, or no free call slot in this process → 503 without a call;
+a model outside OPENAI_MODELS → 422.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from web.metrics import REGISTRY
 PROVIDER_ERRORS = Counter(
     "chatbot_provider_errors",
     "Model provider calls that failed, by kind (rate_limited, timeout, upstream, malformed, "
-    "rejected, circuit_open)",
+    "rejected, circuit_open, saturated)",
     ["kind"],
     registry=REGISTRY,
 )
 # Failures in which the provider generated nothing: the reservation is settled at 0.
-_NOTHING_USED = {"rate_limited", "circuit_open", "model_not_allowed", "rejected"}
+_NOTHING_USED = {"rate_limited", "circuit_open", "saturated", "model_not_allowed", "rejected"}
 
 
 def check_model(settings: Settings, model: str) -> None:

@@ -18,6 +18,7 @@ Kind = Literal[
     "malformed",  # a body or stream chunk that is not a chat completion
     "rejected",  # another 4xx (bad key, unknown model): our configuration, not the load
     "circuit_open",  # too many consecutive failures: not called at all for a cool-down
+    "saturated",  # this process already has OPENAI_MAX_CONCURRENCY calls out: load shed
     "model_not_allowed",  # not in OPENAI_MODELS
 ]
 STATUS: dict[Kind, int] = {
@@ -27,6 +28,7 @@ STATUS: dict[Kind, int] = {
     "malformed": 502,
     "rejected": 502,
     "circuit_open": 503,
+    "saturated": 503,
     "model_not_allowed": 422,
 }
 

@@ -92,8 +92,9 @@ class OpenAIChat:
             async with asyncio.timeout(self.settings.timeout_s):
                 await state.slots.acquire()
         except TimeoutError:
-            self.breaker.neutral()  # our own queue was full: says nothing about the provider
-            raise ProviderError("timeout", "no free model provider slot in time") from None
+            # Our own queue, not the provider: shed (503) rather than call it a provider timeout.
+            self.breaker.neutral()
+            raise ProviderError("saturated", "too many model calls in flight", 1.0) from None
         try:
             yield state.client
         except Exception as exc:

@@ -37,7 +37,8 @@ class ProviderSettings:
     max_concurrency: int = setting(
         "OPENAI_MAX_CONCURRENCY",
         16,
-        "Provider calls one process makes at once; further calls wait (within OPENAI_TIMEOUT).",
+        "Provider calls one process makes at once; a further call waits up to OPENAI_TIMEOUT "
+        "for a slot, then is shed with 503.",
         minimum=1,
         maximum=1024,
     )

@@ -134,3 +134,35 @@ def test_without_an_api_key_openai_is_a_start_up_error(settings_env: pytest.Monk
     reset_settings()
     with pytest.raises(SettingsError, match="OPENAI_API_KEY"):
         get_settings()
+
+
+def test_a_process_out_of_call_slots_sheds_instead_of_blaming_the_provider(
+    provider: Provider, settings_env: pytest.MonkeyPatch
+) -> None:
+    settings_env.setenv("OPENAI_MAX_CONCURRENCY", "1")
+    settings_env.setenv("OPENAI_TIMEOUT", "0.3")
+    settings_env.setenv("OPENAI_BREAKER_FAILURES", "1")
+    reset_settings()
+    get_chat_model.cache_clear()
+
+    async def go() -> tuple[ProviderError, Reply]:
+        chat = _model()
+        held = chat.stream("hold the only slot", "fault-stall")
+        try:
+            assert await anext(held) == "Echo:"
+            with pytest.raises(ProviderError) as shed:
+                await chat.complete("second call", "m1")
+        finally:
+            await held.aclose()  # the slot is free again
+        try:
+            return shed.value, await chat.complete("third call", "m1")
+        finally:
+            await chat.aclose()
+
+    shed, third = asyncio.run(go())
+    assert (shed.kind, shed.status, shed.retry_after_header()) == ("saturated", 503, "1")
+    assert third.text == "Echo: third call"  # the breaker (1 failure opens it) stayed closed
+    assert [c["messages"][0]["content"] for c in provider.calls] == [
+        "hold the only slot",
+        "third call",
+    ]
