@@ -115,18 +115,20 @@ class _Answer:
             while item is not _DONE:
                 yield _sse({"delta": item})
                 item = await self.relay.queue.get()
+            # From here the answer is settled before its last event, which a client may not
+            # wait for: the writes must not depend on the final send.
             ended = True
             if (exc := self.fill.exception()) is not None:
                 yield self._failed(exc)
                 return
             served = self.fill.result()
             reply = served.reply
-            if not self.relay.generated and reply.text:  # from the cache: the stored answer
-                yield _sse({"delta": reply.text})
             usage = {"prompt_tokens": reply.prompt_tokens}
             usage["completion_tokens"] = reply.completion_tokens
-            yield _sse({"done": True, "usage": usage, "cache": served.status})
             self._served(served, usage)
+            if not self.relay.generated and reply.text:  # from the cache: the stored answer
+                yield _sse({"delta": reply.text})
+            yield _sse({"done": True, "usage": usage, "cache": served.status})
         finally:
             if not ended:  # the client went away: stop the provider, settle what it used
                 self.fill.cancel()
