@@ -103,7 +103,8 @@ async def _replay(log: list[str], phases: int, warm: bool) -> list[float]:
         if p:
             invalidate_pattern(sync, cache_entries_prefix() + "*", cs)  # the TTL ran out
         if warm:
-            warmup.run(sync, demo_responder, settings)
+            # warmup runs its own event loop (as in a worker): off this one
+            await asyncio.to_thread(warmup.run, sync, demo_responder, settings)
         sync.delete(cache_stats())
         for message in log[p * per_phase : (p + 1) * per_phase]:
             key = CacheKey.build(message, "demo", template_version=cs.template_version)

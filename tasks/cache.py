@@ -23,7 +23,7 @@ from shared.cache.entry import CacheKey
 from shared.cache.store import store_reply
 from shared.keys import cache_flight
 from shared.redis_client import get_redis
-from shared.responder import load_responder
+from shared.responder import complete_now, get_chat_model
 from shared.runlock import run_lock
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
@@ -39,7 +39,7 @@ HARD_LIMIT_S = max(30, min(1800, _vt - 60))
 def warmup() -> dict[str, Any]:
     """Regenerate the most popular answers that are missing or near expiry."""
     settings = get_settings()
-    return warm.run(get_redis(), load_responder(settings.web.responder), settings)
+    return warm.run(get_redis(), get_chat_model(settings.web.responder), settings)
 
 
 @periodic_task(names.CACHE_DELIVER_OUTBOX, time_limit_s=60)
@@ -109,7 +109,7 @@ def refresh(
     settings = get_settings()
     key = CacheKey(str(text), str(model), str(template_version), (), user_id)
     marker = cache_flight("refresh", key.entry)
-    reply = load_responder(settings.web.responder)(key.normalized, key.model)
+    reply = complete_now(get_chat_model(settings.web.responder), key.normalized, key.model)
     store_reply(
         get_redis(),
         key,

@@ -12,6 +12,7 @@ from shared.analytics import health as analytics_health
 from shared.audit import health as audit_health
 from shared.cache import health as cache_health
 from shared.guards import health as guards_health
+from shared.provider import health as provider_health
 from shared.redis_client import get_redis
 from shared.settings import get_settings
 from tasks.periodic import periodic_task
@@ -23,6 +24,7 @@ DOMAIN_CHECKS: tuple[health.DomainCheck, ...] = (
     audit_health.check,
     cache_health.check,
     guards_health.check,
+    provider_health.check,
 )
 
 

@@ -28,6 +28,7 @@ pytest_plugins = (
     "tests.fixtures.broker",
     "tests.fixtures.processes",
     "tests.fixtures.web_server",
+    "tests.fixtures.openai_server",
 )
 
 # Helpers that assert on behalf of several test modules: show the values when they fail.

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from shared.db import ensure_schema
 from shared.redis_client import build_async_client
+from shared.responder import get_chat_model
 from shared.settings import exit_on_bad_settings
 from web import errors
 from web.loop_lag import LAG
@@ -23,6 +24,7 @@ from web.routes import (
     admin_tasks,
     analytics,
     chat,
+    chat_stream,
     files,
     health,
     metrics,
@@ -38,6 +40,7 @@ ROUTERS = [
     health.router,
     metrics.router,
     chat.router,
+    chat_stream.router,
     files.router,
     sessions.router,
 ]
@@ -48,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = exit_on_bad_settings()
     if settings.conn.db_auto_create:
         await run_in_threadpool(ensure_schema)
+    chat_model = get_chat_model(settings.web.responder)  # a bad CHAT_RESPONDER fails at start
     app.state.redis = build_async_client(settings.conn)
     app.state.write_behind = WriteBehind(app.state.redis, settings.web)
     LAG.start()
@@ -55,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await LAG.stop()
+        await chat_model.aclose()  # this loop's provider connections
         await app.state.write_behind.drain()  # buffered writes leave before the client closes
         await app.state.redis.aclose()
 

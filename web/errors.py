@@ -18,9 +18,12 @@ def error_body(status: int, message: str, **extra: object) -> dict[str, object]:
 
 
 def install(app: FastAPI) -> None:
+    from shared.provider.errors import ProviderError  # noqa: PLC0415
+    from web import provider_errors  # noqa: PLC0415  (builds on error_body)
     from web.refusal import Refusal, respond  # noqa: PLC0415  (refusal builds on error_body)
 
     app.add_exception_handler(Refusal, respond)
+    app.add_exception_handler(ProviderError, provider_errors.respond)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

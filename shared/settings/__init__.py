@@ -23,6 +23,7 @@ from shared.settings.connections import ConnectionSettings
 from shared.settings.files import FilesSettings
 from shared.settings.guards import GuardSettings
 from shared.settings.health import HealthSettings
+from shared.settings.provider import ProviderSettings
 from shared.settings.regions import RegionSettings
 from shared.settings.schedule import ScheduleSettings
 from shared.settings.web import WebSettings
@@ -42,6 +43,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "analytics": AnalyticsSettings,
     "files": FilesSettings,
     "regions": RegionSettings,
+    "provider": ProviderSettings,
 }
 # The names POST /chat accepts as a model.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -61,6 +63,7 @@ class Settings:
     analytics: AnalyticsSettings
     files: FilesSettings
     regions: RegionSettings
+    provider: ProviderSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -89,6 +92,11 @@ class Settings:
             if not _MODEL_NAME.fullmatch(model):
                 raise SettingsError(f"KNOWN_MODELS: letters, digits and ._:- only, got {model!r}")
         _ = self.regions.brokers  # parsed once here, so a bad REGION_BROKERS stops the start
+        if self.web.responder == "openai" and not self.provider.api_key:
+            # The client refuses to start without one; say so at start, not on the first chat.
+            raise SettingsError(
+                "OPENAI_API_KEY: required by CHAT_RESPONDER=openai (any value for a local server)"
+            )
 
 
 @functools.cache

@@ -30,7 +30,8 @@ class WebSettings:
     responder: str = setting(
         "CHAT_RESPONDER",
         "shared.responder:demo_responder",
-        "`module:callable` that answers a chat message (default: a deterministic demo).",
+        "What answers a chat message: `openai` (any OpenAI-compatible server, see "
+        "OPENAI_BASE_URL), or a `module:callable` adapter (default: a deterministic demo).",
     )
     concurrency: int = setting(
         "WEB_CONCURRENCY",

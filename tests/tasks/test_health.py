@@ -19,7 +19,7 @@ def test_every_domain_health_module_exposes_check_and_the_probe_runs_it() -> Non
     domains = sorted(
         p.parent.name for p in SHARED.glob("*/health.py") if p.parent.name != "settings"
     )
-    assert domains == ["analytics", "audit", "cache", "guards"]
+    assert domains == ["analytics", "audit", "cache", "guards", "provider"]
     checks = [importlib.import_module(f"shared.{d}.health").check for d in domains]
     assert list(DOMAIN_CHECKS) == checks
 

@@ -12,18 +12,20 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from shared.analytics.events import queue_event
-from shared.responder import Reply, load_responder
+from shared.cache.entry import CacheKey
+from shared.provider.errors import ProviderError
+from shared.redis_client import AsyncRedisClient
+from shared.responder import Reply, get_chat_model
 from shared.settings import get_settings
-from web import admission, write_behind
-from web.auth import Caller
+from web import admission, provider_errors, write_behind
+from web.auth import Caller, Principal
 from web.chat_cache import cache_key, cached_reply
 from web.deps import Redis
 from web.refusal import Refusal
-from web.write_behind import Write
+from web.write_behind import Write, WriteBehind
 
 router = APIRouter(tags=["chat"])
 
@@ -34,16 +36,15 @@ class ChatRequest(BaseModel):
     session_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-@router.post("/chat")
-async def chat(
-    body: ChatRequest, who: Caller, redis: Redis, request: Request, response: Response
-) -> dict[str, Any]:
-    buffer = write_behind.of(request)
-    key = cache_key(who, body.message, body.model)
-    # 1. Guards (rate limits, a peek at the token budget, the session) and the cache lookup:
-    #    one round trip. Raises Refusal (429/410, audited by its handler) or a 503.
+async def admit(
+    redis: AsyncRedisClient, who: Principal, body: ChatRequest, key: CacheKey | None
+) -> admission.Guarded:
+    """Guards (rate limits, a peek at the token budget, the session) and the cache lookup: one
+    round trip. Raises Refusal (429/410, audited by its handler), ProviderError (422 for a
+    model outside OPENAI_MODELS, before any charge) or a 503."""
+    provider_errors.check_model(get_settings(), body.model)
     try:
-        guarded = await admission.check_request(
+        return await admission.check_request(
             redis, who, session_id=body.session_id, model=body.model,
             tokens=admission.estimate_tokens(body.message),
             lookup=key.read_keys() if key else None,
@@ -51,18 +52,45 @@ async def chat(
     except Refusal as refused:
         refused.details.update(model=body.model, session_id=body.session_id)
         raise
-    responder = load_responder(get_settings().web.responder)
+
+
+def failed(
+    buffer: WriteBehind,
+    guarded: admission.Guarded,
+    event: dict[str, Any],
+    started: float,
+    exc: BaseException,
+) -> None:
+    """After a failed reply: settle what a failed provider call used, and the analytics event
+    (it feeds the error rate)."""
+    if isinstance(exc, ProviderError):
+        estimate = admission.estimate_tokens(str(event["message"]))
+        guarded.finish(buffer, provider_errors.tokens_used(exc, estimate))
+    gone = {**event, "latency_ms": (time.perf_counter() - started) * 1000}
+    gone.update(prompt_tokens=0, completion_tokens=0, error=type(exc).__name__)
+    buffer.add(Write("event", queue=lambda pipe: queue_event(pipe, **gone)))
+
+
+@router.post("/chat")
+async def chat(
+    body: ChatRequest, who: Caller, redis: Redis, request: Request, response: Response
+) -> dict[str, Any]:
+    buffer = write_behind.of(request)
+    key = cache_key(who, body.message, body.model)
+    # 1. Guards and the cache lookup: one round trip.
+    guarded = await admit(redis, who, body, key)
+    model = get_chat_model(get_settings().web.responder)
 
     async def generate() -> Reply:
         # Only a caller that really calls the model reserves its token estimate (round trip 2).
         await guarded.reserve(redis)
-        return await run_in_threadpool(responder, body.message, body.model)
+        return await model.complete(body.message, body.model)
 
     # 2. The reply: from the cache (the MGET above), else the responder (single-flight per key).
     #    `X-Cache: hit | stale | miss` says which.
-    started = time.perf_counter()
     event: dict[str, Any] = {"user_id": who.identity, "model": body.model}
     event.update(message=body.message, session_id=body.session_id)
+    started = time.perf_counter()
     try:
         served = await cached_reply(
             redis, key, looked_up=guarded.looked_up, generate=generate, buffer=buffer
@@ -71,10 +99,7 @@ async def chat(
         refused.details.update(model=body.model, session_id=body.session_id)
         raise
     except Exception as exc:
-        # The analytics event of a failed reply feeds the error rate, then re-raise.
-        failed = {**event, "latency_ms": (time.perf_counter() - started) * 1000}
-        failed.update(prompt_tokens=0, completion_tokens=0, error=type(exc).__name__)
-        buffer.add(Write("event", queue=lambda pipe: queue_event(pipe, **failed)))
+        failed(buffer, guarded, event, started, exc)
         raise
     reply = served.reply
     event["latency_ms"] = (time.perf_counter() - started) * 1000

@@ -1,0 +1,1 @@
+"""Model providers behind the chat responder (`CHAT_RESPONDER=openai`)."""
