@@ -95,8 +95,8 @@ def _clean_state(redis_base_url: str) -> Iterator[None]:
     reset_redis()
     admin.flushall()
     admin.close()
-    # A client a test forgot to close is collected here, so its ResourceWarning fails that
-    # test instead of whichever later test the garbage collector happens to run in.
+    # What a test left to the collector (an unclosed file, transport or event loop) warns here,
+    # failing that test instead of whichever later test the collector happens to run in.
     gc.collect()
 
 

@@ -78,13 +78,6 @@ def _fresh_pass(client: TestClient, after: float) -> bool:
     return status == 200 and fresh and ping == "pass"
 
 
-# Celery's Redis result consumer drops its pubsub without closing it when it reconnects
-# (celery/backends/redis.py ResultConsumer._reconnect_pubsub sets `_pubsub = None` and resets the
-# pool), so a restart under a live AsyncResult always leaves one socket for the collector. That
-# is Celery's, not ours; before every test ended with a collection it failed a random later test.
-@pytest.mark.filterwarnings(
-    "ignore:Exception ignored in.*socket:pytest.PytestUnraisableExceptionWarning"
-)
 def test_restart_redis_under_load(stack: Path, private_redis: RedisServer) -> None:
     from shared import keys  # noqa: PLC0415
     from shared.redis_client import get_redis  # noqa: PLC0415
