@@ -76,11 +76,10 @@ def _two_processes(env: dict[str, str], tmp: Path) -> contextlib.AbstractContext
     log = tmp / "ours-x2.log"
     if (ROOT / "web" / "serve.py").exists():
         port = free_port()
-        args = [sys.executable, "-m", "web.serve"]
+        # As the Procfile's web line: the launcher takes host and port as arguments.
+        args = [sys.executable, "-m", "web.serve", "--host", "127.0.0.1", "--port", str(port)]
         env = {
             **env,
-            "PORT": str(port),
-            "WEB_HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "2",
             "FORWARDED_ALLOW_IPS": "",
             "TRUSTED_PROXIES": "",
@@ -163,13 +162,23 @@ def _load(bases: dict[str, str], scripts: dict[str, str], seconds: float, rounds
     }
 
 
-def _error_decisions(base: str) -> float:
-    """Sum of this process's `chatbot_rate_limit_decisions_total{outcome="error"}`."""
+def _decisions(base: str, outcome: str) -> float:
+    """Sum of `chatbot_rate_limit_decisions_total{outcome=...}` from one /metrics scrape."""
     text = httpx.get(f"{base}/metrics", timeout=30).text
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("chatbot_rate_limit_decisions_total{") and 'outcome="error"' in line
+        if line.startswith("chatbot_rate_limit_decisions_total{") and f'outcome="{outcome}"' in line
+    )
+
+
+def _shed(base: str) -> float:
+    """Requests answered 503 by the in-flight bound (`chatbot_web_shed_total`)."""
+    text = httpx.get(f"{base}/metrics", timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("chatbot_web_shed_total")
     )
 
 
@@ -241,12 +250,19 @@ def main() -> None:
     with private_redis() as server, _servers(server.url, tmp) as bases:
         _prewarm(bases, token)
         med = _load(bases, scripts, seconds, rounds)
-        unchecked = {t: _error_decisions(bases[t]) for t in TARGETS if t.startswith("ours")}
+        ours = [t for t in TARGETS if t.startswith("ours")]
+        unchecked = {t: _decisions(bases[t], "error") for t in ours}
+        # A non-2xx from our app under load is normally a shed (503): say which, for the report.
+        shed = {t: (_decisions(bases[t], "shed"), _shed(bases[t])) for t in ours}
     clean = _report(med, seconds, rounds)
     print(
         'Guard decisions with `outcome="error"` (admitted unchecked; target 0), from '
         "/metrics (×2: the process that answered the scrape): "
         + ", ".join(f"{t} {n:.0f}" for t, n in unchecked.items())
+    )
+    print(
+        'Shed (503 + Retry-After): guard decisions `outcome="shed"` / in-flight bound: '
+        + ", ".join(f"{t} {a:.0f}/{b:.0f}" for t, (a, b) in shed.items())
     )
     for log in sorted(tmp.glob("*.log")):
         lines = log.read_text(errors="replace").splitlines()

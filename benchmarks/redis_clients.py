@@ -125,25 +125,35 @@ class Run:
     wall_s: float
     cpu_s: float
     latencies_ms: list[float]
+    errors: int = 0
 
 
 async def measure(
     op: Callable[[int, int], Awaitable[Any]], concurrency: int, seconds: float
 ) -> Run:
     latencies: list[float] = []
+    errors = 0
     deadline = time.perf_counter() + seconds
 
     async def loop(i: int) -> None:
+        nonlocal errors
         n = 0
         while time.perf_counter() < deadline:
             started = time.perf_counter()
-            await op(i, n)
+            try:
+                await op(i, n)
+            # A pooled client can starve a coroutine past its pool timeout ("No connection
+            # available"): counted and shown, rather than ending the whole run.
+            except Exception:
+                errors += 1
+                continue
             latencies.append((time.perf_counter() - started) * 1000)
             n += 1
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(loop(i) for i in range(concurrency)))
-    return Run(len(latencies), time.perf_counter() - wall, time.process_time() - cpu, latencies)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return Run(len(latencies), wall, cpu, latencies, errors)
 
 
 def _pct(values: list[float], q: int) -> float:
@@ -213,13 +223,23 @@ def _report(
                     f"{med(runs, lambda r: r.cpu_s / r.ops * 1e6):.1f}",
                     f"{med(runs, lambda r: _pct(r.latencies_ms, 50)):.2f}",
                     f"{med(runs, lambda r: _pct(r.latencies_ms, 99)):.2f}",
+                    sum(r.errors for r in runs),
                 ]
             )
     print(
         f"**Hit path** (EVALSHA guard + MGET 2 keys), {rounds} × {seconds:g} s rounds, medians; "
         f"pool {pool} connections.\n"
     )
-    header = ["client", "coroutines", "hits/s", "vs redis-py", "CPU µs/hit", "p50 ms", "p99 ms"]
+    header = [
+        "client",
+        "coroutines",
+        "hits/s",
+        "vs redis-py",
+        "CPU µs/hit",
+        "p50 ms",
+        "p99 ms",
+        "errors (all rounds)",
+    ]
     print(table(header, rows))
     rows = []
     for label, runs in flushes.items():
