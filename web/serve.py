@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=process_count(settings.web.concurrency),
             proxy_headers=False,
             forwarded_allow_ips=[],
+            access_log=settings.web.access_log,
         )
 
 

@@ -39,6 +39,12 @@ class WebSettings:
         "Web server processes started by `python -m web.serve` (0: one per CPU core).",
         minimum=0,
     )
+    access_log: bool = setting(
+        "WEB_ACCESS_LOG",
+        False,
+        "uvicorn's access log, one line per request from `python -m web.serve` (off: a line per "
+        "request costs web CPU on the request path; the proxy's log and /metrics cover it).",
+    )
     max_body_bytes: int = setting(
         "WEB_MAX_BODY_BYTES",
         256 * 1024,

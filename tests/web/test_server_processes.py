@@ -15,6 +15,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared import keys
 from shared.audit.append import parse_entry
+from tests.fixtures.processes import wait_for
 from tests.fixtures.web_server import WebServer, WebServerFactory
 
 # A generous guard deadline: on a loaded test machine the default would fail open now and then,
@@ -132,3 +133,13 @@ def test_counter_files_of_a_previous_run_are_not_counted(
     scrape = httpx.get(f"{server.url}/metrics", timeout=10)
     assert scrape.status_code == 200
     assert not (files / "counter_1.db").exists()
+
+
+def test_the_access_log_is_off_unless_asked_for(web_server: WebServerFactory) -> None:
+    quiet = web_server()
+    assert httpx.get(f"{quiet.url}/health", timeout=10).status_code == 200
+    loud = web_server({"WEB_ACCESS_LOG": "true"})
+    assert httpx.get(f"{loud.url}/health", timeout=10).status_code == 200
+    line = '"GET /health HTTP/1.1" 200'
+    wait_for(lambda: line in loud.output(), timeout_s=10, what="the access log line")
+    assert line not in quiet.output()  # its request was answered before the loud one's
