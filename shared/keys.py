@@ -48,6 +48,7 @@ reach a SCAN MATCH pattern.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -68,10 +69,22 @@ def safe_id(raw: str | bytes) -> str:
     readable; anything else (glob characters, braces, colons, long or non-UTF-8 input) becomes
     `~` plus a BLAKE2b digest. `~` never appears in a kept id, so the two forms cannot collide.
     """
+    # The same few ids (the caller, the model label, the cache hash) recur on every request, so
+    # a pure result is memoized; long inputs are not, so the memo's memory stays small.
+    if len(raw) > _MEMO_MAX_LEN:
+        return _safe_id(raw)
+    return _safe_id_memo(raw)
+
+
+def _safe_id(raw: str | bytes) -> str:
     if isinstance(raw, str) and _SAFE_ID.fullmatch(raw):
         return raw
     data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
     return "~" + hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+_MEMO_MAX_LEN = 256
+_safe_id_memo = functools.lru_cache(maxsize=4096)(_safe_id)
 
 
 def glob_escape(text: str) -> str:

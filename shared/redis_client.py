@@ -189,5 +189,14 @@ def reset_redis() -> None:
         _clients.clear()
 
 
+# Both cluster classes have a Protocol metaclass, whose isinstance check costs ~2 us; the answer
+# depends only on the class (a handful per process), and callers ask it on every request.
+_cluster_by_class: dict[type, bool] = {}
+
+
 def is_cluster(client: object) -> bool:
-    return isinstance(client, RedisCluster | AsyncRedisCluster)
+    cls = type(client)
+    found = _cluster_by_class.get(cls)
+    if found is None:
+        found = _cluster_by_class[cls] = issubclass(cls, RedisCluster | AsyncRedisCluster)
+    return found

@@ -8,6 +8,8 @@ no silent fallback to the anonymous identity.
 from __future__ import annotations
 
 import ipaddress
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +19,11 @@ from fastapi import Depends, HTTPException, Request
 from shared.settings import get_settings
 
 _ALGORITHMS = ["HS256"]
+_VERIFIED_MAX = 4096
+# (secret, token) -> claims of a token whose signature verified. Signature checking is what this
+# saves; the secret is part of the key so a rotated JWT_SECRET never honours the old signatures,
+# and `exp` is checked again on every use. Failures are never stored.
+_verified: OrderedDict[tuple[str, str], dict[str, object]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -63,22 +70,38 @@ def client_address(request: Request) -> str:
     return hops[0] if hops else peer
 
 
+def _expired() -> HTTPException:
+    return HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"})
+
+
 def decode_token(token: str) -> dict[str, object]:
     """Verify and decode an HS256 token; raises HTTPException(401) when it is not acceptable."""
     secret = get_settings().web.jwt_secret
     if not secret:
         raise HTTPException(401, "bearer tokens are not accepted: JWT_SECRET is not configured")
+    key = (secret, token)
+    cached = _verified.get(key)
+    if cached is not None:
+        # PyJWT's rule, no leeway: expired once the integer exp is at or before now.
+        if int(cached["exp"]) <= time.time():  # type: ignore[call-overload]
+            _verified.pop(key, None)
+            raise _expired()
+        _verified.move_to_end(key)
+        return dict(cached)
     try:
         claims: dict[str, object] = jwt.decode(
             token, secret, algorithms=_ALGORITHMS, options={"require": ["sub", "exp"]}
         )
     except jwt.ExpiredSignatureError:
-        raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"}) from None
+        raise _expired() from None
     except jwt.InvalidTokenError:
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"}) from None
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise HTTPException(401, "token has no subject", headers={"WWW-Authenticate": "Bearer"})
-    return claims
+    _verified[key] = claims
+    if len(_verified) > _VERIFIED_MAX:
+        _verified.popitem(last=False)
+    return dict(claims)
 
 
 async def principal(request: Request) -> Principal:

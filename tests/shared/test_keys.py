@@ -20,6 +20,14 @@ def test_plain_ids_stay_readable() -> None:
     assert keys.safe_id("alice@example.com") == "alice@example.com"
 
 
+def test_memoized_safe_id_keeps_str_and_bytes_apart() -> None:
+    # The memo must not hand a bytes id the kept form of the equal-looking str, or vice versa.
+    for _ in range(2):
+        assert keys.safe_id("carol") == "carol"
+        assert keys.safe_id(b"carol").startswith("~")
+        assert keys.safe_id(b"carol") == keys._safe_id(b"carol") != "carol"
+
+
 # Redis glob specials and their neighbours, lone surrogates (ids arrive as arbitrary str), any
 # code point; and long ids built from them.
 _HOSTILE_CHARS = st.sampled_from([*"*?[]\\^!-{}:~", "\ud800", "\udc80", "\udfff"]) | st.characters(
