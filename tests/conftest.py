@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "WEB_SNAPSHOT_CACHE_TTL": "0",
             # The models the tests count by name; any other is folded into `other`
             # (tests/web/test_model_labels.py runs with the default list).
-            "KNOWN_MODELS": "demo,small,m1,m2",
+            "KNOWN_MODELS": "demo,small,large,m1,m2",
         }
     )
     _STATE["base"] = base
