@@ -291,10 +291,29 @@ async def check_request(
     # Token policies first (guard_settle.lua settles the first n policies of a reservation) and
     # at cost 0 here: a free peek that writes nothing, since a cache hit spends no tokens.
     every = [Charge(c.policy, c.key, 0) for c in token_charges] + charges
-    policies = [c.policy for c in every]
     if not every and session_id is None:
         return Guarded(identity, [], None, looked_up=await _read(redis, lookup))
     call = GuardCall(every, keys.sessions(identity) if session_id else None, session_id)
+    return await _decide(redis, identity, call, token_charges, lookup)
+
+
+async def check_charges(redis: AsyncRedisClient, identity: str, charges: list[Charge]) -> Guarded:
+    """One guard round trip for `charges` alone (uploads): the same shedding, fail modes,
+    counters and refusals as `check_request`; raises `Refusal` or a 503 HTTPException."""
+    if not charges:
+        return Guarded(identity, [], None)
+    return await _decide(redis, identity, GuardCall(charges), [], None)
+
+
+async def _decide(
+    redis: AsyncRedisClient,
+    identity: str,
+    call: GuardCall,
+    token_charges: list[Charge],
+    lookup: list[str] | None,
+) -> Guarded:
+    every, session = call.charges, call.session_key is not None
+    policies = [c.policy for c in every]
     looked_up: list[Any] | Exception | None = None
     try:
         if lookup:
@@ -302,10 +321,10 @@ async def check_request(
         else:
             decision = await bounded(gcra.acheck(redis, call))
     except Overloaded:
-        raise shed(every, session_id is not None) from None
+        raise shed(every, session) from None
     except (RedisError, TimeoutError) as exc:
         INCIDENT.failed(exc)
-        return _failed(identity, every, session_id is not None)
+        return _failed(identity, every, session)
     INCIDENT.ok()
     if not decision.allowed:
         _count(decision)
