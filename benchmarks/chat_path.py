@@ -44,7 +44,6 @@ from embedded_redis import free_port
 CONNECTIONS = (1, 16, 64)
 MESSAGE = "what is the status of my order?"
 JWT_SECRET = "bench-secret-" + "k" * 32
-FLAGS = ("--no-proxy-headers",)
 LIMITS = {  # high enough that nothing is refused, low enough for the guards' validation
     "RATE_LIMIT_REQUESTS": "10000000",
     "RATE_LIMIT_DAILY_REQUESTS": "1000000000",
@@ -71,6 +70,23 @@ end
 )
 
 
+def ours_env(redis_url: str) -> dict[str, str]:
+    """Our web app's environment: a private Redis, the bench secret, nothing refused."""
+    return {
+        "REDIS_URL": f"{redis_url}/0",
+        "BROKER_URL": f"{redis_url}/1",
+        "JWT_SECRET": JWT_SECRET,
+        "HEALTH_PROBE_INTERVAL": "3600",
+        **LIMITS,
+    }
+
+
+def bench_token(valid_s: int) -> str:
+    """The one JWT user every harness sends."""
+    claims = {"sub": "bench-user", "exp": int(time.time()) + valid_s}
+    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+
+
 def _two_processes(env: dict[str, str], tmp: Path) -> contextlib.AbstractContextManager[str]:
     """Our app with two web processes: the launcher when there is one, else uvicorn --workers."""
     log = tmp / "ours-x2.log"
@@ -87,25 +103,19 @@ def _two_processes(env: dict[str, str], tmp: Path) -> contextlib.AbstractContext
         print(f"ours hit ×2: {' '.join(args[1:])}", file=sys.stderr)
         return serve(args, port, env, log=log)
     print("ours hit ×2: uvicorn --workers 2 (no web/serve.py)", file=sys.stderr)
-    return uvicorn_server("web.app:create_app", env, extra=(*FLAGS, "--workers", "2"), log=log)
+    return uvicorn_server("web.app:create_app", env, extra=("--workers", "2"), log=log)
 
 
 @contextlib.contextmanager
 def _servers(redis_url: str, tmp: Path) -> Iterator[dict[str, str]]:
-    ours = {
-        "REDIS_URL": f"{redis_url}/0",
-        "BROKER_URL": f"{redis_url}/1",
-        "JWT_SECRET": JWT_SECRET,
-        "HEALTH_PROBE_INTERVAL": "3600",
-        **LIMITS,
-    }
+    ours = ours_env(redis_url)
     peer = {"REDIS_URL": f"{redis_url}/2", "JWT_SECRET": JWT_SECRET}
     with contextlib.ExitStack() as stack:
 
         def start(label: str, factory: str, env: dict[str, str]) -> str:
             env = {**env, "DATABASE_URL": f"sqlite:///{tmp}/{label}.sqlite3"}  # no schema race
             log = tmp / f"{label}.log"
-            return stack.enter_context(uvicorn_server(factory, env, extra=FLAGS, log=log))
+            return stack.enter_context(uvicorn_server(factory, env, log=log))
 
         bases = {
             "constant": start("constant", "benchmarks.peer_app:constant_app", peer),
@@ -237,9 +247,7 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     tmp = Path(tempfile.mkdtemp(prefix="bench-chat-"))
-    token = jwt.encode(
-        {"sub": "bench-user", "exp": int(time.time()) + 6 * 3600}, JWT_SECRET, algorithm="HS256"
-    )
+    token = bench_token(6 * 3600)
     scripts = {}
     for name, text in (
         ("hit", HIT_LUA.format(token=token, message=MESSAGE)),

@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 
 from benchmarks._util import ROOT, private_redis, require_wrk, table, uvicorn_server, wrk
-from benchmarks.chat_path import FLAGS, HIT_LUA, JWT_SECRET, LIMITS, MESSAGE
+from benchmarks.chat_path import HIT_LUA, MESSAGE, bench_token, ours_env
 
 # Order matters: the first area whose marker is in a frame's file path names it.
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -85,22 +84,13 @@ def main() -> None:
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     conns = int(sys.argv[2]) if len(sys.argv) > 2 else 16
     tmp = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    token = jwt.encode(
-        {"sub": "bench-user", "exp": int(time.time()) + 3600}, JWT_SECRET, algorithm="HS256"
-    )
+    token = bench_token(3600)
     script = tmp / "hit.lua"
     script.write_text(HIT_LUA.format(token=token, message=MESSAGE))
     raw = tmp / "hit.raw"
     with private_redis() as server:
-        env = {
-            "REDIS_URL": f"{server.url}/0",
-            "BROKER_URL": f"{server.url}/1",
-            "JWT_SECRET": JWT_SECRET,
-            "HEALTH_PROBE_INTERVAL": "3600",
-            "DATABASE_URL": f"sqlite:///{tmp}/ours.sqlite3",
-            **LIMITS,
-        }
-        with uvicorn_server("web.app:create_app", env, extra=FLAGS, log=tmp / "web.log") as base:
+        env = {**ours_env(server.url), "DATABASE_URL": f"sqlite:///{tmp}/ours.sqlite3"}
+        with uvicorn_server("web.app:create_app", env, log=tmp / "web.log") as base:
             pid = int(
                 subprocess.run(
                     ["pgrep", "-n", "-f", "--", f"--port {base.rsplit(':', 1)[1]}"],
