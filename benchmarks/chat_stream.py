@@ -26,7 +26,7 @@ import httpx
 import openai
 
 from benchmarks._util import private_redis, uvicorn_server
-from benchmarks.chat_path import FLAGS, LIMITS
+from benchmarks.chat_path import LIMITS
 
 WORDS = 32
 MODEL = "paced"  # the provider waits 2 ms between chunks, as a model generating does
@@ -136,7 +136,7 @@ def main() -> None:
     with (
         private_redis() as redis,
         uvicorn_server(
-            "tests.fixtures.openai_server:bench_app", {}, extra=FLAGS, log=tmp / "provider.log"
+            "tests.fixtures.openai_server:bench_app", {}, log=tmp / "provider.log"
         ) as provider,
     ):
         base = redis.url.rstrip("/").rsplit("/", 1)[0] if redis.url.count("/") > 2 else redis.url
@@ -150,7 +150,7 @@ def main() -> None:
             "OPENAI_API_KEY": "sk-bench-not-a-secret",
             **LIMITS,
         }
-        with uvicorn_server("web.app:create_app", env, extra=FLAGS, log=tmp / "web.log") as ours:
+        with uvicorn_server("web.app:create_app", env, log=tmp / "web.log") as ours:
             got = asyncio.run(_measure(provider, ours, n))
     _report(got, n)
 
