@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import keys
-import lua
 import orjson
 import redis
 import redis.asyncio as aredis
@@ -38,6 +36,7 @@ from limits.storage import RedisStorage as LimitsStorage
 from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 import embedded_redis
+from shared import keys, lua
 from shared.guards import gcra
 from shared.guards.policies import Charge, Policy
 
