@@ -33,6 +33,7 @@ from shared.guards import gcra
 from shared.guards.gcra import Decision, GuardCall
 from shared.guards.policies import Charge, Policy, policy_key, request_policies, token_policies
 from shared.redis_client import AsyncRedisClient
+from shared.redis_mux import Multiplexer
 from shared.settings import get_settings
 from web import loop_lag
 from web.auth import Principal
@@ -261,6 +262,7 @@ async def check_request(
     model: str | None = None,
     tokens: int | None = None,
     lookup: list[str] | None = None,
+    mux: Multiplexer | None = None,
 ) -> Guarded:
     """Run every guard of this request in one round trip, with the cache lookup riding along.
 
@@ -272,6 +274,8 @@ async def check_request(
             model call, settled by `Guarded.finish`.
         lookup: keys to MGET in the same round trip (`Guarded.looked_up`: the replies, or
             the exception when that read failed; None when the guards' round trip failed).
+        mux: the process's auto-pipelined connection, for the guards with a lookup
+            (standalone Redis; None: a redis-py pipeline).
 
     Raises:
         Refusal: 429 or 410 (the route's exception handler audits and answers it).
@@ -294,7 +298,7 @@ async def check_request(
     if not every and session_id is None:
         return Guarded(identity, [], None, looked_up=await _read(redis, lookup))
     call = GuardCall(every, keys.sessions(identity) if session_id else None, session_id)
-    return await _decide(redis, identity, call, token_charges, lookup)
+    return await _decide(redis, identity, call, token_charges, lookup=lookup, mux=mux)
 
 
 async def check_charges(redis: AsyncRedisClient, identity: str, charges: list[Charge]) -> Guarded:
@@ -302,7 +306,7 @@ async def check_charges(redis: AsyncRedisClient, identity: str, charges: list[Ch
     counters and refusals as `check_request`; raises `Refusal` or a 503 HTTPException."""
     if not charges:
         return Guarded(identity, [], None)
-    return await _decide(redis, identity, GuardCall(charges), [], None)
+    return await _decide(redis, identity, GuardCall(charges), [])
 
 
 async def _decide(
@@ -310,14 +314,16 @@ async def _decide(
     identity: str,
     call: GuardCall,
     token_charges: list[Charge],
-    lookup: list[str] | None,
+    *,
+    lookup: list[str] | None = None,
+    mux: Multiplexer | None = None,
 ) -> Guarded:
     every, session = call.charges, call.session_key is not None
     policies = [c.policy for c in every]
     looked_up: list[Any] | Exception | None = None
     try:
         if lookup:
-            decision, looked_up = await bounded(gcra.acheck_and_read(redis, call, lookup))
+            decision, looked_up = await bounded(gcra.acheck_and_read(redis, call, lookup, mux))
         else:
             decision = await bounded(gcra.acheck(redis, call))
     except Overloaded:

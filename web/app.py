@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from shared.db import ensure_schema
-from shared.redis_client import build_async_client
+from shared.redis_client import build_async_client, is_cluster
+from shared.redis_mux import Multiplexer
 from shared.responder import get_chat_model
 from shared.settings import exit_on_bad_settings
 from web import errors
+from web.chat_lane import ChatLane
 from web.loop_lag import LAG
 from web.middleware import RequestLimits
 from web.routes import (
@@ -53,7 +55,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(ensure_schema)
     chat_model = get_chat_model(settings.web.responder)  # a bad CHAT_RESPONDER fails at start
     app.state.redis = build_async_client(settings.conn)
-    app.state.write_behind = WriteBehind(app.state.redis, settings.web)
+    # Standalone Redis: the request path's round trips and the write-behind flushes share one
+    # auto-pipelined connection. A cluster keeps redis-py's cluster client for everything.
+    app.state.mux = None if is_cluster(app.state.redis) else Multiplexer(app.state.redis)
+    app.state.write_behind = WriteBehind(app.state.redis, settings.web, app.state.mux)
     LAG.start()
     try:
         yield
@@ -61,6 +66,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await LAG.stop()
         await chat_model.aclose()  # this loop's provider connections
         await app.state.write_behind.drain()  # buffered writes leave before the client closes
+        if app.state.mux is not None:
+            await app.state.mux.aclose()
         await app.state.redis.aclose()
 
 
@@ -68,6 +75,7 @@ def create_app() -> FastAPI:
     exit_on_bad_settings()
     app = FastAPI(title="chatbot worker suite", lifespan=lifespan)
     errors.install(app)
+    app.add_middleware(ChatLane)  # inside RequestLimits: the lane's requests are bounded too
     app.add_middleware(RequestLimits)
     for router in ROUTERS:
         app.include_router(router)

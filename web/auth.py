@@ -60,10 +60,15 @@ def _in_networks(address: str, networks: tuple[str, ...]) -> bool:
 def client_address(request: Request) -> str:
     """The peer address; X-Forwarded-For is read right to left only through trusted proxies."""
     peer = request.client.host if request.client else "unknown"
+    return address_of(peer, request.headers.get("x-forwarded-for"))
+
+
+def address_of(peer: str, forwarded_for: str | None) -> str:
+    """`client_address` from the peer and the X-Forwarded-For header's value."""
     trusted = get_settings().web.trusted_proxies
     if not trusted or not _in_networks(peer, trusted):
         return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    hops = [h.strip() for h in (forwarded_for or "").split(",") if h.strip()]
     for hop in reversed(hops):
         if not _in_networks(hop, trusted):
             return hop
@@ -109,25 +114,27 @@ async def principal(request: Request) -> Principal:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    header = request.headers.get("authorization")
-    address = client_address(request)
-    if header is None:
-        found = Principal(None, None, address)
-    else:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise HTTPException(401, "expected 'Authorization: Bearer <token>'")
-        claims = decode_token(token.strip())
-        role = claims.get("role")
-        tenant = claims.get(get_settings().guards.tenant_claim)
-        found = Principal(
-            str(claims["sub"]),
-            role if isinstance(role, str) else None,
-            address,
-            tenant if isinstance(tenant, str) else None,
-        )
+    found = caller(request.headers.get("authorization"), client_address(request))
     request.state.principal = found
     return found
+
+
+def caller(authorization: str | None, address: str) -> Principal:
+    """The caller from the Authorization header's value; raises HTTPException(401)."""
+    if authorization is None:
+        return Principal(None, None, address)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "expected 'Authorization: Bearer <token>'")
+    claims = decode_token(token.strip())
+    role = claims.get("role")
+    tenant = claims.get(get_settings().guards.tenant_claim)
+    return Principal(
+        str(claims["sub"]),
+        role if isinstance(role, str) else None,
+        address,
+        tenant if isinstance(tenant, str) else None,
+    )
 
 
 async def require_admin(who: Annotated[Principal, Depends(principal)]) -> Principal:

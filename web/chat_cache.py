@@ -74,6 +74,12 @@ async def cached_reply(
         # answer (a store that fails after generating is already absorbed by `serve`).
         log.warning("cache unavailable, answering uncached: %s", type(exc).__name__)
         return serve.Served("miss", await generate())
+    count_served(buffer, key, served)
+    return served
+
+
+def count_served(buffer: WriteBehind, key: CacheKey, served: serve.Served) -> None:
+    """Buffer the hit/stale counters of an answer from the cache (a miss was counted by the
+    store)."""
     if served.status != "miss":
         buffer.add(Write("count", queue=lambda pipe: serve.queue_served(pipe, key, served)))
-    return served

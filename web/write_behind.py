@@ -27,6 +27,7 @@ from starlette.requests import Request
 
 from shared import lua
 from shared.redis_client import AsyncRedisClient, is_cluster
+from shared.redis_mux import Multiplexer
 from shared.settings.web import WebSettings
 from web.metrics import REGISTRY
 
@@ -59,8 +60,11 @@ class Write:
 
 
 class WriteBehind:
-    def __init__(self, client: AsyncRedisClient, settings: WebSettings) -> None:
+    def __init__(
+        self, client: AsyncRedisClient, settings: WebSettings, mux: Multiplexer | None = None
+    ) -> None:
         self._client = client
+        self._mux = mux  # standalone: the batch leaves on the auto-pipelined connection
         self._interval_s = settings.write_behind_interval_ms / 1000
         self._batch = settings.write_behind_batch
         self._capacity = settings.write_behind_capacity
@@ -132,7 +136,11 @@ class WriteBehind:
                 elif w.queue is not None:
                     w.queue(pipe)
                 spans.append((start, len(pipe.command_stack), w))
-            replies = await pipe.execute(raise_on_error=False)
+            if self._mux is None:
+                replies = await pipe.execute(raise_on_error=False)
+            else:  # the pipeline only built the commands; the replies are not read through it
+                commands = [args for args, _options in pipe.command_stack]
+                replies = await self._mux.call(*commands)
         unknown = []
         for start, end, w in spans:
             errors = [x for x in replies[start:end] if isinstance(x, Exception)]

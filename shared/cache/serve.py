@@ -41,7 +41,7 @@ class Served:
     envelope: Envelope | None = None
 
 
-def _reply(envelope: Envelope) -> Reply:
+def reply_of(envelope: Envelope) -> Reply:
     return Reply(envelope.response, envelope.prompt_tokens, envelope.completion_tokens)
 
 
@@ -132,7 +132,7 @@ async def answer(
             marker = keys.cache_flight("refresh", key.entry)
             if await _claim(client, marker, settings) and not await refresh():
                 await client.delete(marker)  # broker down: a later request tries again
-        return Served(verdict.status, _reply(verdict.envelope), verdict.envelope)
+        return Served(verdict.status, reply_of(verdict.envelope), verdict.envelope)
     marker = keys.cache_flight("fill", key.entry)
     deadline = time.monotonic() + settings.fill_wait_s
     while not await _claim(client, marker, settings):
@@ -140,7 +140,7 @@ async def answer(
             on_wait()
         waited, held = await _wait_for_fill(client, key, marker, deadline)
         if waited.envelope is not None:
-            return Served("hit", _reply(waited.envelope), waited.envelope)
+            return Served("hit", reply_of(waited.envelope), waited.envelope)
         if held:  # the generator is too slow: answer this caller without the cache
             return Served("miss", await generate())
     return Served(

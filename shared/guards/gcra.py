@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError
 from shared import lua
 from shared.guards.policies import Charge, Policy, checked_cost
 from shared.redis_client import AsyncRedisClient, RedisClient, is_cluster
+from shared.redis_mux import Multiplexer
 
 SESSION_LIVE, SESSION_LOST, SESSION_UNCHECKED = 1, 0, -1
 
@@ -130,9 +131,13 @@ async def acheck(client: AsyncRedisClient, call: GuardCall) -> Decision:
 
 
 async def acheck_and_read(
-    client: AsyncRedisClient, call: GuardCall, read_keys: list[str]
+    client: AsyncRedisClient,
+    call: GuardCall,
+    read_keys: list[str],
+    mux: Multiplexer | None = None,
 ) -> tuple[Decision, list[Any] | Exception]:
-    """The guards and an MGET of `read_keys` in ONE round trip (a non-transactional pipeline).
+    """The guards and an MGET of `read_keys` in ONE round trip (a non-transactional pipeline,
+    or back to back on the process's auto-pipelined connection `mux` when given).
 
     The MGET is a plain read that any caller may see, so it needs no atomicity with the
     script; its failure is returned, not raised (the reader decides how to degrade). On Redis
@@ -147,10 +152,16 @@ async def acheck_and_read(
             raise decision
         return decision, read if isinstance(read, list | Exception) else Exception(read)
     keys, args = call.keys_and_args()
-    async with client.pipeline(transaction=False) as pipe:
-        pipe.evalsha(lua.script(client, "guard").sha, len(keys), *keys, *args)
-        pipe.mget(read_keys)
-        guard, read = await pipe.execute(raise_on_error=False)
+    sha = lua.script(client, "guard").sha
+    if mux is not None:
+        guard, read = await mux.call(
+            ("EVALSHA", sha, len(keys), *keys, *args), ("MGET", *read_keys)
+        )
+    else:
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.evalsha(sha, len(keys), *keys, *args)
+            pipe.mget(read_keys)
+            guard, read = await pipe.execute(raise_on_error=False)
     if isinstance(guard, NoScriptError):  # after a SCRIPT FLUSH: the script ran nothing
         guard = await _aevalsha(client, "guard", keys, args)
     elif isinstance(guard, Exception):

@@ -4,12 +4,16 @@ Round trips: a cache hit costs ONE (the guard script and the cache MGET, pipelin
 adds the token reservation before its model call and the cache's fill marker and store. Every
 write after the answer (the settle, the analytics event, the hit counters, refusal audits)
 goes to the process's write-behind buffer, flushed as one pipeline per batch.
+
+A fresh hit never reaches this route: `web.chat_lane` answers it in front of FastAPI with the
+same steps (`admit`, `record`, `answer_body`). Every other request comes here, with the lane's
+admission (or its refusal) in `request.state`, so no request is guarded twice.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -18,6 +22,7 @@ from shared.analytics.events import queue_event
 from shared.cache.entry import CacheKey
 from shared.provider.errors import ProviderError
 from shared.redis_client import AsyncRedisClient
+from shared.redis_mux import Multiplexer
 from shared.responder import Reply, get_chat_model
 from shared.settings import get_settings
 from web import admission, provider_errors, write_behind
@@ -36,8 +41,15 @@ class ChatRequest(BaseModel):
     session_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+ADMISSION = "chat_admission"  # request.state: the lane's Guarded, or what admit() raised
+
+
 async def admit(
-    redis: AsyncRedisClient, who: Principal, body: ChatRequest, key: CacheKey | None
+    redis: AsyncRedisClient,
+    who: Principal,
+    body: ChatRequest,
+    key: CacheKey | None,
+    mux: Multiplexer | None,
 ) -> admission.Guarded:
     """Guards (rate limits, a peek at the token budget, the session) and the cache lookup: one
     round trip. Raises Refusal (429/410, audited by its handler), ProviderError (422 for a
@@ -47,11 +59,40 @@ async def admit(
         return await admission.check_request(
             redis, who, session_id=body.session_id, model=body.model,
             tokens=admission.estimate_tokens(body.message),
-            lookup=key.read_keys() if key else None,
+            lookup=key.read_keys() if key else None, mux=mux,
         )  # fmt: skip
     except Refusal as refused:
         refused.details.update(model=body.model, session_id=body.session_id)
         raise
+
+
+def admitted(request: Request) -> admission.Guarded | None:
+    """The admission the lane already made for this request (raising what it raised), if any."""
+    outcome = request.scope.get("state", {}).pop(ADMISSION, None)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return cast(admission.Guarded | None, outcome)
+
+
+def record(
+    buffer: WriteBehind,
+    guarded: admission.Guarded,
+    reply: Reply,
+    event: dict[str, Any],
+    *,
+    hit: bool,
+) -> None:
+    """After the answer, buffered: the settle of a miss's reservation with the tokens it used
+    (an answer from the cache reserved none) and the analytics event."""
+    event["cache_hit"] = hit  # stale answers were served from the cache
+    guarded.finish(buffer, 0 if hit else reply.prompt_tokens + reply.completion_tokens)
+    event.update(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
+    buffer.add(Write("event", queue=lambda pipe: queue_event(pipe, **event)))
+
+
+def answer_body(reply: Reply, model: str) -> dict[str, Any]:
+    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens}
+    return {"reply": reply.text, "model": model, "usage": usage}
 
 
 def failed(
@@ -77,8 +118,10 @@ async def chat(
 ) -> dict[str, Any]:
     buffer = write_behind.of(request)
     key = cache_key(who, body.message, body.model)
-    # 1. Guards and the cache lookup: one round trip.
-    guarded = await admit(redis, who, body, key)
+    # 1. Guards and the cache lookup: one round trip (made by the lane when it passed this on).
+    guarded = admitted(request)
+    if guarded is None:
+        guarded = await admit(redis, who, body, key, request.app.state.mux)
     model = get_chat_model(get_settings().web.responder)
 
     async def generate() -> Reply:
@@ -105,19 +148,6 @@ async def chat(
     event["latency_ms"] = (time.perf_counter() - started) * 1000
     guarded.apply(response)
     response.headers["X-Cache"] = served.status
-    event["cache_hit"] = served.status != "miss"  # stale answers were served from the cache
-
-    # 3. After the answer, buffered: the settle of a miss's reservation with the tokens it
-    #    used (a hit reserved none) and the analytics event.
-    used = 0 if served.status != "miss" else reply.prompt_tokens + reply.completion_tokens
-    guarded.finish(buffer, used)
-    event.update(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
-    buffer.add(Write("event", queue=lambda pipe: queue_event(pipe, **event)))
-    return {
-        "reply": reply.text,
-        "model": body.model,
-        "usage": {
-            "prompt_tokens": reply.prompt_tokens,
-            "completion_tokens": reply.completion_tokens,
-        },
-    }
+    # 3. After the answer, buffered: the settle and the analytics event.
+    record(buffer, guarded, reply, event, hit=served.status != "miss")
+    return answer_body(reply, body.model)

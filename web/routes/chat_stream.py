@@ -161,7 +161,7 @@ async def chat_stream(
 ) -> StreamingResponse:
     buffer = write_behind.of(request)
     key = cache_key(who, body.message, body.model)
-    guarded = await admit(redis, who, body, key)
+    guarded = await admit(redis, who, body, key, request.app.state.mux)
     model = get_chat_model(get_settings().web.responder)
     relay = _Relay()
     estimate = admission.estimate_tokens(body.message)
