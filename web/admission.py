@@ -16,6 +16,7 @@ Redis) applies each policy's fail mode; those are logged once per incident.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -57,6 +58,18 @@ SESSION_CHECKS = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+_decision_counters: dict[tuple[str, str, str], Counter] = {}
+
+
+def _decided(policy: Policy, outcome: str) -> None:
+    """Count one decision (the labelled child is looked up once, not per request)."""
+    labels = (policy.name, outcome, policy.mode)
+    counter = _decision_counters.get(labels)
+    if counter is None:
+        counter = _decision_counters[labels] = DECISIONS.labels(*labels)
+    counter.inc()
+
+
 STORE_ERRORS = Counter(
     "chatbot_guard_store_errors", "Guard round trips that failed or timed out", registry=REGISTRY
 )
@@ -103,7 +116,7 @@ async def bounded(awaitable: Awaitable[T]) -> T:
 def shed(charges: list[Charge], session: bool) -> HTTPException:
     """The 503 for a request shed because the process is overloaded (counted as `shed`)."""
     for c in charges:
-        DECISIONS.labels(c.policy.name, "shed", c.policy.mode).inc()
+        _decided(c.policy, "shed")
     if session:
         SESSION_CHECKS.labels("shed").inc()
     return HTTPException(503, "server busy; retry shortly", headers={"Retry-After": "1"})
@@ -200,14 +213,19 @@ class Guarded:
         buffer.add(Write("settle", script=script))
 
 
-def rate_limit_headers(policies: list[Policy], decision: Decision | None) -> dict[str, str]:
-    if not policies:
-        return {}
+@functools.lru_cache(maxsize=1024)  # the same few policy sets on every request
+def _policy_field(policies: tuple[Policy, ...]) -> str:
     described = []
     for p in policies:
         unit = "" if p.unit == "requests" else f';qu="{p.unit}"'
         described.append(f"{_sf_string(p.name)};q={p.limit};w={math.ceil(p.window_s)}{unit}")
-    headers = {"RateLimit-Policy": ", ".join(described)}
+    return ", ".join(described)
+
+
+def rate_limit_headers(policies: list[Policy], decision: Decision | None) -> dict[str, str]:
+    if not policies:
+        return {}
+    headers = {"RateLimit-Policy": _policy_field(tuple(policies))}
     if decision is not None:
         headers["RateLimit"] = ", ".join(
             f"{_sf_string(r.policy.name)};r={r.remaining};t={math.ceil(r.reset_us / 1e6)}"
@@ -225,7 +243,7 @@ def _count(
     results = decision.results[:n] if only_tokens else decision.results[n:]
     for r in results:
         outcome = "allowed" if r.passes else "rejected"
-        DECISIONS.labels(r.policy.name, outcome, r.policy.mode).inc()
+        _decided(r.policy, outcome)
     if not only_tokens and decision.session != gcra.SESSION_UNCHECKED:
         SESSION_CHECKS.labels("live" if decision.session == gcra.SESSION_LIVE else "lost").inc()
 
@@ -356,7 +374,7 @@ def _failed(identity: str, charges: list[Charge], session: bool) -> Guarded:
     if session:
         SESSION_CHECKS.labels("error").inc()
     for c in charges:
-        DECISIONS.labels(c.policy.name, "error", c.policy.mode).inc()
+        _decided(c.policy, "error")
     if closed or (session and s.rate_limit_fail_mode == "closed"):
         raise HTTPException(
             503, "rate limiter unavailable; retry shortly", headers={"Retry-After": "1"}

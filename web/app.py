@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp
 
 from shared.db import ensure_schema
 from shared.redis_client import build_async_client, is_cluster
@@ -71,12 +72,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.redis.aclose()
 
 
+class ChatbotAPI(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # The process's bounds first, then the cache-hit lane, both in front of FastAPI's own
+        # middleware: a hit pays for none of it (the lane answers its own errors).
+        return RequestLimits(ChatLane(super().build_middleware_stack()))
+
+
 def create_app() -> FastAPI:
     exit_on_bad_settings()
-    app = FastAPI(title="chatbot worker suite", lifespan=lifespan)
+    app = ChatbotAPI(title="chatbot worker suite", lifespan=lifespan)
     errors.install(app)
-    app.add_middleware(ChatLane)  # inside RequestLimits: the lane's requests are bounded too
-    app.add_middleware(RequestLimits)
     for router in ROUTERS:
         app.include_router(router)
     return app

@@ -2,8 +2,9 @@
 
 A hit is the product's common case and its whole cost is Python in this process: routing,
 dependency injection, request and response objects, exception middleware. The lane is a pure
-ASGI middleware (inside `RequestLimits`, so the in-flight and body bounds still apply) that
-does the route's own steps with the route's own functions: the body is validated by the same
+ASGI middleware in front of FastAPI's whole stack (inside `RequestLimits`, so the in-flight
+and body bounds still apply; an unexpected error is logged and answered 500 here) that does
+the route's own steps with the route's own functions: the body is validated by the same
 `ChatRequest` model, the caller comes from `web.auth.caller`, `routes.chat.admit` makes the
 one round trip (guards + cache MGET), `routes.chat.record` buffers the same writes.
 
@@ -16,6 +17,7 @@ request is charged twice.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -28,9 +30,11 @@ from shared.cache import serve
 from shared.provider.errors import ProviderError
 from web import auth
 from web.chat_cache import cache_key, count_served
+from web.middleware import reply
 from web.refusal import Refusal
 from web.routes.chat import ADMISSION, ChatRequest, admit, answer_body, record
 
+log = logging.getLogger(__name__)
 _JSON = b"application/json"
 _HEADERS = frozenset({b"content-type", b"authorization", b"x-forwarded-for"})
 
@@ -46,7 +50,22 @@ class ChatLane:
         body = await _read_body(receive)
         if body is None:  # the client left, or RequestLimits refused the body (413 sent)
             return
-        if not await self._answer_hit(scope, body, send):
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            answered = await self._answer_hit(scope, body, tracked)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error in the chat lane")
+            await reply(send, 500, "internal error", [])
+            return
+        if not answered:
             await self.app(scope, _replay(body, receive), send)
 
     async def _answer_hit(self, scope: Scope, raw: bytes, send: Send) -> bool:

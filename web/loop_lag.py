@@ -18,7 +18,8 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -35,12 +36,36 @@ class Overloaded(TimeoutError):
     went to our own queue, not to Redis. Shed the request (503); never fail open for it."""
 
 
+@dataclass(eq=False, slots=True)
+class _Wait:
+    """One `bounded` call in progress: the task to cancel when its deadline comes."""
+
+    task: asyncio.Task[Any]
+    started: float
+    timeout_s: float
+    verdict: TimeoutError | None = None  # set when the monitor ended the wait
+
+    def expire(self, now: float, late: float) -> bool:
+        """End the wait if Redis has had its time (or the cap came); True when it did."""
+        on_redis = (now - self.started) - late
+        cap_at = self.started + max(_CAP * self.timeout_s, _CAP_MIN_S)
+        if on_redis < self.timeout_s and now < cap_at:
+            return False
+        # Ours, not Redis's, when the loop was congested for a real share of the wait, or when
+        # Redis answered another call meanwhile: shed rather than admit unchecked.
+        ours = late >= (now - self.started) * _OURS or _answered_at > self.started
+        self.verdict = Overloaded() if ours else TimeoutError()
+        self.task.cancel()
+        return True
+
+
 class LagMonitor:
     def __init__(self, interval_s: float = _INTERVAL_S) -> None:
         self.interval_s = interval_s
         self._ticks: deque[tuple[float, float]] = deque(maxlen=_HISTORY)  # (at, late by)
         self._last = 0.0
         self._task: asyncio.Task[None] | None = None
+        self.waits: set[_Wait] = set()  # the `bounded` calls in progress on this loop
 
     @property
     def running(self) -> bool:
@@ -63,6 +88,13 @@ class LagMonitor:
             now = time.monotonic()
             self._ticks.append((now, self._lost(now - self._last)))
             self._last = now
+            self._expire(now)
+
+    def _expire(self, now: float) -> None:
+        # Only a wait older than its timeout can have given Redis that much time.
+        for wait in [w for w in self.waits if now - w.started >= w.timeout_s]:
+            if wait.verdict is None and wait.expire(now, self.late_since(wait.started)):
+                self.waits.discard(wait)
 
     def _lost(self, gap: float) -> float:
         # A tick late by a whole interval or more means the loop was congested for the whole
@@ -90,6 +122,10 @@ LAG = LagMonitor()
 async def bounded(awaitable: Awaitable[T], timeout_s: float, monitor: LagMonitor = LAG) -> T:
     """Await `awaitable` until Redis has had `timeout_s` of the loop's attention.
 
+    The running monitor checks every waiting call on its tick (no timer per call: this is on
+    every guarded request) and cancels the calling task when its deadline came; without a
+    running monitor the deadline is a plain `timeout_s`.
+
     Raises:
         TimeoutError: the wait beyond the loop's lag reached `timeout_s` on a loop that was
             responsive for most of it (Redis is slow or away).
@@ -97,37 +133,20 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, monitor: LagMonitor
             quarter of the wait or more, or while Redis answered another bounded call.
     """
     global _answered_at  # noqa: PLW0603  (one float per process, written on the loop's thread)
-    loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    cap_at = started + max(_CAP * timeout_s, _CAP_MIN_S)
-    overloaded = False
-    handle: asyncio.TimerHandle | None = None
-
+    if not monitor.running:
+        async with asyncio.timeout(timeout_s):
+            return await awaitable
+    task = asyncio.current_task()
+    assert task is not None
+    wait = _Wait(task, time.monotonic(), timeout_s)
+    monitor.waits.add(wait)
     try:
-        async with asyncio.timeout(None) as deadline:
-
-            def check() -> None:
-                nonlocal handle, overloaded
-                now = time.monotonic()
-                late = monitor.late_since(started)
-                on_redis = (now - started) - late
-                if on_redis >= timeout_s or now >= cap_at:
-                    # Ours, not Redis's, when the loop was congested for a real share of the
-                    # wait, or when Redis answered another call meanwhile (we queued for a
-                    # pooled connection): shed rather than admit unchecked.
-                    overloaded = late >= (now - started) * _OURS or _answered_at > started
-                    deadline.reschedule(loop.time())
-                else:
-                    handle = loop.call_later(min(timeout_s - on_redis, cap_at - now), check)
-
-            handle = loop.call_later(timeout_s, check)
-            result = await awaitable
-        _answered_at = time.monotonic()
-        return result
-    except TimeoutError:
-        if overloaded:
-            raise Overloaded from None
-        raise
+        result = await awaitable
+    except asyncio.CancelledError:
+        if wait.verdict is None or task.uncancel() > 0:
+            raise  # cancelled by someone else: not ours to turn into a timeout
+        raise wait.verdict from None
     finally:
-        if handle is not None:
-            handle.cancel()
+        monitor.waits.discard(wait)
+    _answered_at = time.monotonic()
+    return result
