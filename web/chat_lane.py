@@ -35,7 +35,8 @@ from web.refusal import Refusal
 from web.routes.chat import ADMISSION, ChatRequest, admit, answer_body, record
 
 log = logging.getLogger(__name__)
-_JSON = b"application/json"
+_JSON_TYPE = "application/json"
+_JSON = _JSON_TYPE.encode()
 _HEADERS = frozenset({b"content-type", b"authorization", b"x-forwarded-for"})
 
 
@@ -70,10 +71,13 @@ class ChatLane:
 
     async def _answer_hit(self, scope: Scope, raw: bytes, send: Send) -> bool:
         """Answer a fresh hit and return True; else False, with any admission in the state."""
-        headers = {k: v.decode("latin-1") for k, v in scope["headers"] if k in _HEADERS}
-        content_type = headers.get(b"content-type")
-        if content_type is not None and not content_type.startswith("application/json"):
-            return False
+        headers: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in _HEADERS and name not in headers:  # the first, as Starlette reads it
+                headers[name] = value.decode("latin-1")
+        media_type = headers.get(b"content-type", _JSON_TYPE).partition(";")[0]
+        if media_type.strip().lower() != _JSON_TYPE:
+            return False  # FastAPI's own rules for other media types decide in the route
         try:
             body = ChatRequest.model_validate_json(raw)
             peer = scope["client"][0] if scope.get("client") else "unknown"
