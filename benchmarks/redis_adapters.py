@@ -80,6 +80,36 @@ class RedisPy(Client):
             return await pipe.execute()
 
 
+class Multiplexed(RedisPy):
+    label = "ours: shared.redis_mux on redis-py's connection, auto-pipelined"
+
+    async def open(self) -> None:
+        from shared.redis_mux import Multiplexer  # noqa: PLC0415
+
+        await super().open()
+        self.mux = Multiplexer(self.client)  # as the web's lifespan makes it
+
+    async def close(self) -> None:
+        await self.mux.aclose()
+        await super().close()
+
+    async def hit(self, i: int, n: int) -> Any:
+        keys, args = self.guard(i, n), self.mix.guard_args[i]
+        return await self.mux.call(
+            ("EVALSHA", self.mix.sha, len(keys), *keys, *args), ("MGET", *self.mix.read_keys[i])
+        )
+
+    async def flush(self) -> Any:
+        # As the write-behind does it: a redis-py pipeline builds the commands, the mux sends them.
+        m = self.mix
+        async with self.client.pipeline(transaction=False) as pipe:
+            for _ in range(HITS_PER_FLUSH):
+                pipe.xadd(m.stream, m.event, maxlen=m.maxlen, approximate=True)  # type: ignore[arg-type]
+                pipe.hincrby(m.stats, "hit:live", 1)
+                pipe.zincrby(m.hits, 1, "q-0123456789abcdef")
+            return await self.mux.call(*(args for args, _options in pipe.command_stack))
+
+
 class RedisPyWidePool(RedisPy):
     label = "redis-py, pipelined, pool 64"
 

@@ -1,5 +1,7 @@
 """The web's Redis client, chosen by measurement: redis-py asyncio + hiredis vs valkey-glide vs
-coredis on the exact command mix of a /chat cache hit, in one process, side by side.
+coredis on the exact command mix of a /chat cache hit, in one process, side by side, and the
+auto-pipelined connection the web uses on standalone Redis (`shared.redis_mux`, on redis-py's
+own connection).
 
 Per hit: ONE pipelined round trip of EVALSHA `guard.lua` (the keys and arguments `/chat` builds
 today: two token policies, two request policies, a reservation record; see
@@ -37,6 +39,7 @@ from benchmarks.redis_adapters import (
     CoRedis,
     Glide,
     Mix,
+    Multiplexed,
     RedisPy,
     RedisPyTwoTrips,
     RedisPyWidePool,
@@ -172,7 +175,7 @@ async def _main(seconds: float, rounds: int) -> None:
         pool = get_settings().conn.max_connections
         clients: list[Client] = [
             cls(mix, server.url, pool)
-            for cls in (RedisPy, RedisPyWidePool, RedisPyTwoTrips, Glide, CoRedis)
+            for cls in (RedisPy, Multiplexed, RedisPyWidePool, RedisPyTwoTrips, Glide, CoRedis)
         ]
         for c in clients:
             await c.open()

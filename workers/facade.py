@@ -118,7 +118,19 @@ def _send(name: str, broker_url: str | None, args: tuple[Any, ...], kwargs: dict
             raise
         log.warning("enqueue of %s failed: result store unreachable", name)
         raise EnqueueError(f"broker unavailable: could not enqueue {name}") from exc
+    _forget(result)
     return str(result.id)
+
+
+def _forget(result: AsyncResult) -> None:
+    """Stop the result subscription `send_task` opened: callers keep only the id and read the
+    state with `task_state`. Left to `AsyncResult.__del__`, the unsubscribe runs wherever the
+    object happens to be collected and, with the result store down, raises there unseen."""
+    try:
+        result.backend.remove_pending_result(result)
+    except (OSError, RedisError, RuntimeError) as exc:
+        log.debug("result subscription of %s not cancelled: %s", result.id, type(exc).__name__)
+    result.backend = None  # __del__ has nothing left to do
 
 
 def task_state(task_id: str) -> dict[str, Any]:
