@@ -10,6 +10,7 @@ calls at once. Every failure leaves as `ProviderError`, and feeds the per-proces
 from __future__ import annotations
 
 import asyncio
+import traceback
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -103,6 +104,7 @@ class OpenAIChat:
                 self.breaker.failure()
             else:
                 self.breaker.neutral()
+            _release_frames(exc)
             raise failed from exc
         except BaseException:  # cancelled, or the stream's reader went away
             self.breaker.neutral()
@@ -155,3 +157,22 @@ class OpenAIChat:
         state = self._loops.pop(asyncio.get_running_loop(), None)
         if state is not None:
             await state.client.close()
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Clear the locals of the finished frames in `exc`'s tracebacks (its causes included).
+
+    A failed stream's frames hold the client's stream generators (httpx's `aiter_raw`); the
+    error and its traceback form a cycle that keeps them alive until a later GC pass, which can
+    come after the loop that must finalize them has closed ("Exception ignored" on exit).
+    The traceback still prints: only the locals go.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending += [current.__cause__, current.__context__]

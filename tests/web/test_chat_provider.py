@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import inspect
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -147,3 +149,24 @@ def test_a_model_outside_the_allow_list_is_422_before_any_guard(
         assert "RateLimit" not in response.headers
     assert app.post("/chat", json={"message": "hi", "model": "m1"}).status_code == 200
     assert [c["model"] for c in provider.calls] == ["m1"]
+
+
+def _live_stream_readers() -> int:
+    # Without gc.collect(): what a reference cycle keeps alive is exactly what this counts.
+    return sum(
+        1
+        for o in gc.get_objects()
+        if inspect.isasyncgen(o) and o.__qualname__ == "Response.aiter_raw" and o.ag_frame
+    )
+
+
+@pytest.mark.parametrize("model", ["fault-stall", "fault-malformed"])
+def test_a_failed_stream_leaves_no_reader_for_a_later_gc_pass(start: Start, model: str) -> None:
+    """The failure's traceback must not keep the client's stream generators alive: collected
+    later, after the app's loop closed, their finalizer fails ("Exception ignored")."""
+    app = start(OPENAI_TIMEOUT="0.3")
+    gc.collect()
+    before = _live_stream_readers()
+    response = app.post("/chat/stream", json={"message": "hello", "model": model})
+    assert parse_events(response.text)[-1]["error"]["type"] in {"timeout", "malformed"}
+    assert _live_stream_readers() == before
