@@ -41,6 +41,7 @@ from shared.redis_client import AsyncRedisClient
 
 Command = Sequence[str | bytes | int | float]
 _READ_CHUNK = 1 << 16
+_MORE = object()
 
 
 @dataclass(slots=True)
@@ -74,6 +75,8 @@ class Multiplexer:
         connection fails or stalls before every reply arrived."""
         if self._conn is None:
             await self._connect()
+            if self._conn is None:  # lost again before this caller resumed: nothing was sent
+                raise RedisConnectionError("Redis closed the connection right after connecting")
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future(), len(commands), time.monotonic())
         # hiredis' stub types the argument as a 1-tuple; it takes any tuple of str/bytes/numbers.
@@ -125,7 +128,8 @@ class Multiplexer:
         conn._writer.writelines(out)
 
     async def _read(self, conn: AbstractConnection) -> None:
-        parser = hiredis.Reader(replyError=BaseParser.parse_error)
+        # A sentinel for "need more data": `False` is also a RESP3 reply.
+        parser = hiredis.Reader(replyError=BaseParser.parse_error, notEnoughData=_MORE)
         stream = conn._reader
         assert stream is not None
         try:
@@ -134,7 +138,7 @@ class Multiplexer:
                 if not data:
                     raise RedisConnectionError("connection closed by the server")
                 parser.feed(data)
-                while (reply := parser.gets()) is not False:
+                while (reply := parser.gets()) is not _MORE:
                     self._deliver(reply)
         except asyncio.CancelledError:
             raise

@@ -75,9 +75,9 @@ class ChatLane:
         for name, value in scope["headers"]:
             if name in _HEADERS and name not in headers:  # the first, as Starlette reads it
                 headers[name] = value.decode("latin-1")
-        media_type = headers.get(b"content-type", _JSON_TYPE).partition(";")[0]
+        media_type = headers.get(b"content-type", "").partition(";")[0]
         if media_type.strip().lower() != _JSON_TYPE:
-            return False  # FastAPI's own rules for other media types decide in the route
+            return False  # FastAPI's own (strict) rules for anything else decide in the route
         try:
             body = ChatRequest.model_validate_json(raw)
             peer = scope["client"][0] if scope.get("client") else "unknown"

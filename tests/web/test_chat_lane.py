@@ -185,12 +185,6 @@ def test_refused_bodies_and_tokens_get_the_routes_error_and_are_not_charged(
     assert _left(chat(client, token())) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the lane takes a body without content-type (and application/json-seq, "
-    "application/jsonx, ...) as JSON and serves the hit, while the route (FastAPI's strict "
-    "content type) answers 422: the same request is 200 or 422 depending on the cache",
-)
 @pytest.mark.parametrize("content_type", [None, "application/json-seq"])
 def test_a_body_the_route_does_not_take_as_json_is_422_on_a_hit_too(
     lane: tuple[TestClient, list[str]], content_type: str | None
@@ -203,12 +197,6 @@ def test_a_body_the_route_does_not_take_as_json_is_422_on_a_hit_too(
     assert chat(client, content=body, headers=headers).status_code == 422
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with two Authorization headers the lane authenticates the LAST one, every "
-    "route (web.auth.principal, Starlette's headers.get) the FIRST: a request whose first "
-    "token is invalid is served (and the route then trusts the lane's principal)",
-)
 def test_with_two_authorization_headers_chat_reads_the_same_one_as_other_routes(
     lane: tuple[TestClient, list[str]], token: Token
 ) -> None:
