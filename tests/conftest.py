@@ -62,6 +62,10 @@ def pytest_configure(config: pytest.Config) -> None:
             # The models the tests count by name; any other is folded into `other`
             # (tests/web/test_model_labels.py runs with the default list).
             "KNOWN_MODELS": "demo,small,large,m1,m2",
+            # In-process apps (TestClient) share this process with every other test: freezing
+            # its objects would keep test garbage from the collector. The served web process
+            # (tests/fixtures/web_server.py) runs with the default, as production does.
+            "WEB_GC_FREEZE": "false",
         }
     )
     _STATE["base"] = base
