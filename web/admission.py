@@ -36,6 +36,7 @@ from shared.guards.policies import Charge, Policy, policy_key, request_policies,
 from shared.redis_client import AsyncRedisClient
 from shared.redis_mux import Multiplexer
 from shared.settings import get_settings
+from shared.settings.guards import GuardSettings
 from web import loop_lag
 from web.auth import Principal
 from web.loop_lag import Overloaded
@@ -299,24 +300,40 @@ async def check_request(
         Refusal: 429 or 410 (the route's exception handler audits and answers it).
         HTTPException: 503 when shed, or when Redis failed and a policy is fail-closed.
     """
-    s = get_settings().guards
+    identity = guard_identity(who)
+    plan = _plan(get_settings().guards, who, model, with_tokens=tokens is not None)
+    token_charges = []
+    if tokens is not None:
+        token_charges = [Charge(c.policy, c.key, min(tokens, 2**40)) for c in plan.peeks]
+    if not plan.call.charges and session_id is None:
+        return Guarded(identity, [], None, looked_up=await _read(redis, lookup))
+    call = plan.call
+    if session_id is not None:
+        call = GuardCall(call.charges, keys.sessions(identity), session_id)
+    return await _decide(redis, identity, call, token_charges, lookup=lookup, mux=mux)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A caller's guards without the request's own values: the same on every request."""
+
+    peeks: list[Charge]  # the token policies at cost 0 (a peek), first
+    call: GuardCall  # the peeks, then the request-count policies at cost 1; no session
+
+
+@functools.lru_cache(maxsize=4096)  # per caller and model; settings are frozen
+def _plan(s: GuardSettings, who: Principal, model: str | None, *, with_tokens: bool) -> _Plan:
     identity = guard_identity(who)
     charges = [
         Charge(p, policy_key(identity, p), 1) for p in request_policies(s, who.subject, who.tenant)
     ]
-    token_charges = []
-    if tokens is not None:
-        token_charges = [
-            Charge(p, policy_key(identity, p, model), min(tokens, 2**40))
-            for p in token_policies(s, who.subject, who.tenant)
-        ]
-    # Token policies first (guard_settle.lua settles the first n policies of a reservation) and
-    # at cost 0 here: a free peek that writes nothing, since a cache hit spends no tokens.
-    every = [Charge(c.policy, c.key, 0) for c in token_charges] + charges
-    if not every and session_id is None:
-        return Guarded(identity, [], None, looked_up=await _read(redis, lookup))
-    call = GuardCall(every, keys.sessions(identity) if session_id else None, session_id)
-    return await _decide(redis, identity, call, token_charges, lookup=lookup, mux=mux)
+    peeks = []
+    if with_tokens:
+        # Token policies first (guard_settle.lua settles the first n policies of a reservation)
+        # and at cost 0 here: a free peek that writes nothing, since a hit spends no tokens.
+        policies = token_policies(s, who.subject, who.tenant)
+        peeks = [Charge(p, policy_key(identity, p, model), 0) for p in policies]
+    return _Plan(peeks, GuardCall(peeks + charges))
 
 
 async def check_charges(redis: AsyncRedisClient, identity: str, charges: list[Charge]) -> Guarded:

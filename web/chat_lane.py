@@ -37,6 +37,7 @@ from web.routes.chat import ADMISSION, ChatRequest, admit, answer_body, record
 log = logging.getLogger(__name__)
 _JSON_TYPE = "application/json"
 _JSON = _JSON_TYPE.encode()
+Header = tuple[bytes, bytes]
 _HEADERS = frozenset({b"content-type", b"authorization", b"x-forwarded-for"})
 
 
@@ -51,59 +52,55 @@ class ChatLane:
         body = await _read_body(receive)
         if body is None:  # the client left, or RequestLimits refused the body (413 sent)
             return
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            answered = await self._answer_hit(scope, body, tracked)
+            answer = await self._answer_hit(scope, body)
         except Exception:
-            if started:
-                raise
             log.exception("unhandled error in the chat lane")
             await reply(send, 500, "internal error", [])
             return
-        if not answered:
+        if answer is None:
             await self.app(scope, _replay(body, receive), send)
+            return
+        headers, payload = answer
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
-    async def _answer_hit(self, scope: Scope, raw: bytes, send: Send) -> bool:
-        """Answer a fresh hit and return True; else False, with any admission in the state."""
+    async def _answer_hit(self, scope: Scope, raw: bytes) -> tuple[list[Header], bytes] | None:
+        """The headers and body of a fresh hit; None (with any admission in the state) for
+        the route to answer."""
         headers: dict[bytes, str] = {}
         for name, value in scope["headers"]:
             if name in _HEADERS and name not in headers:  # the first, as Starlette reads it
                 headers[name] = value.decode("latin-1")
         media_type = headers.get(b"content-type", "").partition(";")[0]
         if media_type.strip().lower() != _JSON_TYPE:
-            return False  # FastAPI's own (strict) rules for anything else decide in the route
+            return None  # FastAPI's own (strict) rules for anything else decide in the route
         try:
             body = ChatRequest.model_validate_json(raw)
             peer = scope["client"][0] if scope.get("client") else "unknown"
             address = auth.address_of(peer, headers.get(b"x-forwarded-for"))
             who = auth.caller(headers.get(b"authorization"), address)
         except (ValidationError, ValueError, HTTPException):
-            return False
+            return None
         state = scope.setdefault("state", {})
         state["principal"] = who  # what `web.auth.principal` returns for this request
         key = cache_key(who, body.message, body.model)
         if key is None:
-            return False
+            return None
         app_state = scope["app"].state
         started = time.perf_counter()
         try:
             guarded = await admit(app_state.redis, who, body, key, app_state.mux)
         except (Refusal, HTTPException, ProviderError) as exc:
             state[ADMISSION] = exc
-            return False
+            return None
         looked_up = guarded.looked_up
         verdict = None
         if isinstance(looked_up, list):
             verdict = serve.read(key, looked_up, time.time())[0]
         if verdict is None or verdict.status != "hit" or verdict.envelope is None:
             state[ADMISSION] = guarded
-            return False
+            return None
         served = serve.Served("hit", serve.reply_of(verdict.envelope), verdict.envelope)
         buffer = app_state.write_behind
         count_served(buffer, key, served)
@@ -112,16 +109,14 @@ class ChatLane:
         event["latency_ms"] = (time.perf_counter() - started) * 1000
         record(buffer, guarded, served.reply, event, hit=True)
         payload = orjson.dumps(answer_body(served.reply, body.model))
-        response_headers = [
+        response_headers: list[Header] = [
             (b"content-length", str(len(payload)).encode()),
             (b"content-type", _JSON),
         ]
         for name, value in guarded.headers().items():
             response_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         response_headers.append((b"x-cache", b"hit"))
-        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
-        await send({"type": "http.response.body", "body": payload})
-        return True
+        return response_headers, payload
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -12,6 +12,7 @@ Cluster.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -66,6 +67,12 @@ class GuardCall:
     now_us: int | None = None
 
     def keys_and_args(self) -> tuple[list[str], list[str | int]]:
+        """KEYS and ARGV of the guard script (computed once per call object: the web reuses
+        one per caller for every request without a session)."""
+        return self._keys_and_args
+
+    @functools.cached_property
+    def _keys_and_args(self) -> tuple[list[str], list[str | int]]:
         keys = [c.key for c in self.charges]
         args: list[str | int] = [
             "" if self.now_us is None else self.now_us,
