@@ -4,8 +4,9 @@ redis-py's asyncio client spends ~200 µs of Python per pipelined round trip (po
 command packing in Python, pipeline bookkeeping); on a cache hit that is a fifth of the
 request. Here every coroutine of the process shares ONE connection: `call()` packs its commands
 with hiredis (C), appends them to an outgoing buffer that leaves in one write per event-loop
-iteration, and awaits a future; a single reader task parses replies with hiredis and resolves
-the futures in the order the commands were written (Redis answers in order on a connection).
+iteration, and awaits a future. The socket's replies go straight to a protocol object that
+parses them with hiredis and resolves the futures in the order the commands were written
+(Redis answers in order on a connection): no reader task, no stream buffer in between.
 
 What it keeps from redis-py: the connection is made by the client's own pool class with the
 same kwargs, so TLS (CA, client certificate, hostname check), ACL username/password, the DB
@@ -24,7 +25,6 @@ Only plain request/reply commands belong here: no blocking commands, no pub/sub,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -40,8 +40,31 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.redis_client import AsyncRedisClient
 
 Command = Sequence[str | bytes | int | float]
-_READ_CHUNK = 1 << 16
 _MORE = object()
+
+
+class _Replies(asyncio.Protocol):
+    """Takes over the connected socket from redis-py's stream: replies in, futures resolved."""
+
+    def __init__(self, mux: Multiplexer) -> None:
+        self.mux = mux
+        # A sentinel for "need more data": `False` is also a RESP3 reply.
+        self.parser = hiredis.Reader(replyError=BaseParser.parse_error, notEnoughData=_MORE)
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+        try:
+            while (reply := self.parser.gets()) is not _MORE:
+                self.mux._deliver(reply)
+        except Exception as exc:  # a protocol error, or a reply that nobody waits for
+            self.mux._lost(self, RedisConnectionError(f"bad reply stream: {exc!r}"))
+
+    def eof_received(self) -> bool:
+        return False  # close: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = f": {exc}" if exc else ""
+        self.mux._lost(self, RedisConnectionError(f"connection to Redis lost{reason}"))
 
 
 @dataclass(slots=True)
@@ -60,9 +83,10 @@ class Multiplexer:
         self._pool = client.connection_pool
         timeout = self._pool.connection_kwargs.get("socket_timeout")
         self.timeout_s: float | None = float(timeout) if timeout else None
-        self._conn: AbstractConnection | None = None
-        self._connecting: asyncio.Future[AbstractConnection] | None = None
-        self._reader_task: asyncio.Task[None] | None = None
+        self._transport: asyncio.WriteTransport | None = None
+        self._replies: _Replies | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._connecting: asyncio.Future[None] | None = None
         self._waiters: deque[_Waiter] = deque()
         self._out: list[bytes] = []
         self._flush_scheduled = False
@@ -73,9 +97,9 @@ class Multiplexer:
         """Send `commands` back to back and return their replies in order (error replies as
         exception objects). Raises redis `ConnectionError` / `TimeoutError` when the
         connection fails or stalls before every reply arrived."""
-        if self._conn is None:
+        if self._transport is None:
             await self._connect()
-            if self._conn is None:  # lost again before this caller resumed: nothing was sent
+            if self._transport is None:  # lost again before this caller resumed: nothing sent
                 raise RedisConnectionError("Redis closed the connection right after connecting")
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop.create_future(), len(commands), time.monotonic())
@@ -92,60 +116,43 @@ class Multiplexer:
     async def aclose(self) -> None:
         self._closed = True
         self._abort(RedisConnectionError("multiplexer closed"))
-        if self._reader_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader_task
 
-    async def _connect(self) -> AbstractConnection:
+    async def _connect(self) -> None:
         if self._closed:
             raise RedisConnectionError("multiplexer closed")
         if self._connecting is None:  # one handshake, however many callers arrive meanwhile
             self._connecting = asyncio.ensure_future(self._open())
         connecting = self._connecting
         try:
-            return await asyncio.shield(connecting)
+            await asyncio.shield(connecting)
         finally:
             if connecting.done():
                 self._connecting = None
 
-    async def _open(self) -> AbstractConnection:
+    async def _open(self) -> None:
         conn: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
         # TLS, AUTH, SELECT, CLIENT SETNAME: the client's own handshake.
         await conn.connect()  # type: ignore[no-untyped-call]
+        writer = conn._writer
+        assert writer is not None
+        transport = writer.transport
+        conn._reader = conn._writer = None  # the socket is ours from here on
         if self._closed:
-            await conn.disconnect()
+            transport.abort()
             raise RedisConnectionError("multiplexer closed")
-        self._conn = conn
-        self._reader_task = asyncio.create_task(self._read(conn))
-        return conn
+        self._replies = _Replies(self)
+        transport.set_protocol(self._replies)
+        self._transport = transport  # type: ignore[assignment]
+        # Kept while the socket is open: a StreamWriter collected before its transport closes
+        # closes it (and warns).
+        self._writer = writer
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         out, self._out = self._out, []
-        conn = self._conn
-        if conn is None or conn._writer is None or not out:
+        if self._transport is None or not out:
             return  # the connection died after these were queued: _abort failed their callers
-        conn._writer.writelines(out)
-
-    async def _read(self, conn: AbstractConnection) -> None:
-        # A sentinel for "need more data": `False` is also a RESP3 reply.
-        parser = hiredis.Reader(replyError=BaseParser.parse_error, notEnoughData=_MORE)
-        stream = conn._reader
-        assert stream is not None
-        try:
-            while True:
-                data = await stream.read(_READ_CHUNK)
-                if not data:
-                    raise RedisConnectionError("connection closed by the server")
-                parser.feed(data)
-                while (reply := parser.gets()) is not _MORE:
-                    self._deliver(reply)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            error = exc if isinstance(exc, RedisConnectionError) else RedisConnectionError(str(exc))
-            if self._conn is conn:
-                self._abort(error)
+        self._transport.writelines(out)
 
     def _deliver(self, reply: Any) -> None:
         waiter = self._waiters[0]
@@ -154,6 +161,10 @@ class Multiplexer:
             self._waiters.popleft()
             if not waiter.future.done():  # a caller that timed out has cancelled its future
                 waiter.future.set_result(waiter.replies)
+
+    def _lost(self, replies: _Replies, error: Exception) -> None:
+        if replies is self._replies:  # not a connection this mux already dropped
+            self._abort(error)
 
     def _watch(self) -> None:
         self._watchdog = None
@@ -168,7 +179,7 @@ class Multiplexer:
 
     def _abort(self, error: Exception) -> None:
         """Drop the connection and fail every waiting caller with `error`."""
-        conn, self._conn = self._conn, None
+        transport, self._transport, self._replies = self._transport, None, None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -177,8 +188,6 @@ class Multiplexer:
         for waiter in waiters:
             if not waiter.future.done():
                 waiter.future.set_exception(error)
-        if self._reader_task is not None and self._reader_task is not asyncio.current_task():
-            self._reader_task.cancel()
-        if conn is not None and conn._writer is not None:
-            conn._writer.transport.abort()
-            conn._reader = conn._writer = None
+        if transport is not None:
+            transport.abort()  # replies still in flight are void
+        self._writer = None

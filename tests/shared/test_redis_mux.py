@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 import redis
+import uvloop
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoPermissionError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,8 +34,10 @@ def _run(
     url: str | None = None,
     *,
     socket_timeout_s: float | None = None,
+    loop: str = "asyncio",
 ) -> T:
-    """Run `body(mux, client)` on a fresh loop with a client built like the web's lifespan does."""
+    """Run `body(mux, client)` on a fresh loop (`loop="uvloop"`: the one uvicorn runs the web
+    on) with a client built like the web's lifespan does."""
 
     async def main() -> T:
         client = build_async_client(get_settings().conn, url, socket_timeout_s=socket_timeout_s)
@@ -45,7 +48,9 @@ def _run(
             await mux.aclose()
             await client.aclose()
 
-    return asyncio.run(main())
+    factory = uvloop.new_event_loop if loop == "uvloop" else None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main())
 
 
 @pytest.fixture
@@ -64,7 +69,8 @@ def _wait_pause_over(admin: redis.Redis) -> None:
     assert admin.ping()
 
 
-def test_concurrent_callers_each_get_their_own_replies_on_one_connection() -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_concurrent_callers_each_get_their_own_replies_on_one_connection(loop: str) -> None:
     async def body(mux: Multiplexer, _: AsyncRedisClient) -> None:
         [first_id] = await mux.call(("CLIENT", "ID"))
 
@@ -82,7 +88,7 @@ def test_concurrent_callers_each_get_their_own_replies_on_one_connection() -> No
         [last_id] = await mux.call(("CLIENT", "ID"))
         assert last_id == first_id  # every caller shared the one connection
 
-    _run(body)
+    _run(body, loop=loop)
 
 
 def test_error_replies_come_back_in_place_and_disturb_nothing(admin: redis.Redis) -> None:
@@ -261,12 +267,13 @@ def test_after_aclose_calls_raise_connection_error(admin: redis.Redis) -> None:
     _wait_pause_over(admin)
 
 
-def test_the_mux_connects_over_tls(tls_env: TlsRedis) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_mux_connects_over_tls(tls_env: TlsRedis, loop: str) -> None:
     async def body(mux: Multiplexer, client: AsyncRedisClient) -> list[Any]:
         assert client.connection_pool.connection_class.__name__ == "SSLConnection"
         return await mux.call(("SET", "t:mux:tls", "secure"), ("GET", "t:mux:tls"))
 
-    assert _run(body) == [b"OK", b"secure"]  # the server has no plain-text port at all
+    assert _run(body, loop=loop) == [b"OK", b"secure"]  # the server has no plain-text port
     admin = tls_env.admin()
     try:
         assert admin.get("t:mux:tls") == b"secure"
