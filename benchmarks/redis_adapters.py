@@ -51,6 +51,14 @@ class Client:
         return [*self.mix.guard_keys[i], f"{self.mix.reservation_prefix[i]}{n}"]
 
 
+def queue_flush(pipe: Any, m: Mix) -> None:
+    """One write-behind flush of `HITS_PER_FLUSH` hits, queued on a redis-py pipeline."""
+    for _ in range(HITS_PER_FLUSH):
+        pipe.xadd(m.stream, m.event, maxlen=m.maxlen, approximate=True)
+        pipe.hincrby(m.stats, "hit:live", 1)
+        pipe.zincrby(m.hits, 1, "q-0123456789abcdef")
+
+
 class RedisPy(Client):
     label = "redis-py asyncio + hiredis, pipelined"
 
@@ -71,12 +79,8 @@ class RedisPy(Client):
             return await pipe.execute()
 
     async def flush(self) -> Any:
-        m = self.mix
         async with self.client.pipeline(transaction=False) as pipe:
-            for _ in range(HITS_PER_FLUSH):
-                pipe.xadd(m.stream, m.event, maxlen=m.maxlen, approximate=True)  # type: ignore[arg-type]
-                pipe.hincrby(m.stats, "hit:live", 1)
-                pipe.zincrby(m.hits, 1, "q-0123456789abcdef")
+            queue_flush(pipe, self.mix)
             return await pipe.execute()
 
 
@@ -101,12 +105,8 @@ class Multiplexed(RedisPy):
 
     async def flush(self) -> Any:
         # As the write-behind does it: a redis-py pipeline builds the commands, the mux sends them.
-        m = self.mix
         async with self.client.pipeline(transaction=False) as pipe:
-            for _ in range(HITS_PER_FLUSH):
-                pipe.xadd(m.stream, m.event, maxlen=m.maxlen, approximate=True)  # type: ignore[arg-type]
-                pipe.hincrby(m.stats, "hit:live", 1)
-                pipe.zincrby(m.hits, 1, "q-0123456789abcdef")
+            queue_flush(pipe, self.mix)
             return await self.mux.call(*(args for args, _options in pipe.command_stack))
 
 
