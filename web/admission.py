@@ -35,7 +35,7 @@ from shared.guards.gcra import Decision, GuardCall
 from shared.guards.policies import Charge, Policy, policy_key, request_policies, token_policies
 from shared.redis_client import AsyncRedisClient
 from shared.redis_mux import Multiplexer
-from shared.settings import get_settings
+from shared.settings import derived, get_settings
 from shared.settings.guards import GuardSettings
 from web import loop_lag
 from web.auth import Principal
@@ -138,6 +138,7 @@ def estimate_tokens(message: str) -> int:
     return math.ceil(len(message) / 4) + get_settings().guards.token_estimate_completion
 
 
+@functools.lru_cache(maxsize=256)  # policy names: a few fixed words
 def _sf_string(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -321,7 +322,8 @@ class _Plan:
     call: GuardCall  # the peeks, then the request-count policies at cost 1; no session
 
 
-@functools.lru_cache(maxsize=4096)  # per caller and model; settings are frozen
+@derived
+@functools.lru_cache(maxsize=4096)  # per caller and model (keys carry the settings' prefix)
 def _plan(s: GuardSettings, who: Principal, model: str | None, *, with_tokens: bool) -> _Plan:
     identity = guard_identity(who)
     charges = [

@@ -7,6 +7,7 @@ costs no round trip here; the hit counters go to the write-behind buffer.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,7 +19,7 @@ from shared.cache import serve
 from shared.cache.entry import CacheKey
 from shared.redis_client import AsyncRedisClient
 from shared.responder import Reply
-from shared.settings import get_settings
+from shared.settings import derived, get_settings
 from web.auth import Principal
 from web.write_behind import Write, WriteBehind
 from workers.facade import EnqueueError, enqueue
@@ -26,12 +27,26 @@ from workers.facade import EnqueueError, enqueue
 log = logging.getLogger(__name__)
 
 
+_REMEMBERED_CHARS = 512  # longer questions are keyed afresh: the memo stays small
+
+
 def cache_key(who: Principal, message: str, model: str) -> CacheKey | None:
     """The cache key of this question, or None when the cache does not apply."""
     settings = get_settings().cache
+    if not settings.enabled:
+        return None
     user = who.subject if settings.chat_scope == "user" else None
-    key = CacheKey.build(message, model, template_version=settings.template_version, user_id=user)
-    return key if settings.enabled and key.normalized else None
+    build = _remembered_key if len(message) <= _REMEMBERED_CHARS else _key
+    return build(message, model, settings.template_version, user)
+
+
+def _key(message: str, model: str, template_version: str, user: str | None) -> CacheKey | None:
+    key = CacheKey.build(message, model, template_version=template_version, user_id=user)
+    return key if key.normalized else None
+
+
+# The popular questions repeat: their normalisation and hashes are computed once per process.
+_remembered_key = derived(functools.lru_cache(maxsize=4096)(_key))
 
 
 async def cached_reply(

@@ -8,6 +8,7 @@ and for per-user entries the user id, which is checked on every read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass, field
@@ -47,19 +48,20 @@ class CacheKey:
         items = tuple(sorted((params or {}).items()))
         return cls(normalize_query(message), model, template_version, items, user_id)
 
-    @property
+    # Derived once per key object (the web reuses one per question: `web.chat_cache`).
+    @functools.cached_property
     def qhash(self) -> str:
         """The popularity member of the question (same definition as analytics)."""
         return query_hash(self.normalized)
 
-    @property
+    @functools.cached_property
     def khash(self) -> str:
         material = orjson.dumps(
             [self.normalized, self.model, self.template_version, [list(p) for p in self.params]]
         )
         return hashlib.blake2b(material, digest_size=16).hexdigest()
 
-    @property
+    @functools.cached_property
     def entry(self) -> str:
         return keys.cache_entry(self.khash, self.user_id)
 

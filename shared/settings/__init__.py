@@ -11,9 +11,9 @@ import functools
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from shared.settings.analytics import AnalyticsSettings
 from shared.settings.audit import AuditSettings
@@ -105,9 +105,23 @@ def get_settings() -> Settings:
     return Settings.from_env(os.environ)
 
 
+_derived: list[Callable[[], None]] = []
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def derived(memo: F) -> F:
+    """Mark an `functools.lru_cache` memo of values derived from the settings (key prefix,
+    policies): `reset_settings` clears it too, so a memo never outlives the settings it read."""
+    _derived.append(memo.cache_clear)  # type: ignore[attr-defined]
+    return memo
+
+
 def reset_settings() -> None:
-    """Forget the cached settings (tests change the environment between cases)."""
+    """Forget the cached settings (tests change the environment between cases) and every
+    memo derived from them."""
     get_settings.cache_clear()
+    for clear in _derived:
+        clear()
 
 
 def exit_on_bad_settings() -> Settings:
