@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from shared.analytics import rollup, series
 from shared.settings import get_settings, reset_settings
+from tests.web.conftest import drain
 
 
 def _roll_up(r: redis.Redis) -> None:
@@ -44,10 +45,12 @@ def test_three_hundred_invented_models_add_one_label(
 
         chat("demo")
         chat("made-up-0")
+        drain(client)  # the events leave with the write-behind, a few ms after the answers
         _roll_up(r)
         before = client.get("/metrics").text.splitlines()
         for i in range(1, 300):
             chat(f"made-up-{i}")
+        drain(client)
         _roll_up(r)
         after = client.get("/metrics").text.splitlines()
         summary = client.get("/analytics/summary").json()
