@@ -4,7 +4,8 @@
 peek at the LLM-token policies, the session check) and runs them as ONE script call, pipelined
 with the cache lookup's MGET on standalone Redis (concurrently on a cluster). Only a miss pays
 a second round trip, `Guarded.reserve`, before its model call; the settle rides the
-write-behind buffer. Outcomes are counted per policy x outcome x mode in process (`/metrics`).
+write-behind buffer. Outcomes are counted per policy x outcome x mode in process
+(`web.guard_counts`, on `/metrics`).
 
 Refusals are raised as `Refusal` (429 with an integer Retry-After, 410 for a lost session),
 audited and answered by one handler (`web.refusal`). GUARD_REDIS_TIMEOUT counts Redis time,
@@ -17,16 +18,13 @@ Redis) applies each policy's fail mode; those are logged once per incident.
 from __future__ import annotations
 
 import functools
-import logging
 import math
-import threading
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import HTTPException, Response
-from prometheus_client import Counter
 from redis.exceptions import RedisError
 
 from shared import keys
@@ -39,69 +37,12 @@ from shared.settings import derived, get_settings
 from shared.settings.guards import GuardSettings
 from web import loop_lag
 from web.auth import Principal
+from web.guard_counts import INCIDENT, SESSION_CHECKS, count, decided
 from web.loop_lag import Overloaded
-from web.metrics import REGISTRY
 from web.refusal import Refusal
 from web.write_behind import Write, WriteBehind
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DECISIONS = Counter(
-    "chatbot_rate_limit_decisions",
-    "Rate-limit decisions per policy, outcome (allowed, rejected, error, shed) and mode",
-    ["policy", "outcome", "mode"],
-    registry=REGISTRY,
-)
-SESSION_CHECKS = Counter(
-    "chatbot_session_guard",
-    "Session guard outcomes (live, lost, error, shed)",
-    ["outcome"],
-    registry=REGISTRY,
-)
-_decision_counters: dict[tuple[str, str, str], Counter] = {}
-
-
-def _decided(policy: Policy, outcome: str) -> None:
-    """Count one decision (the labelled child is looked up once, not per request)."""
-    labels = (policy.name, outcome, policy.mode)
-    counter = _decision_counters.get(labels)
-    if counter is None:
-        counter = _decision_counters[labels] = DECISIONS.labels(*labels)
-    counter.inc()
-
-
-STORE_ERRORS = Counter(
-    "chatbot_guard_store_errors", "Guard round trips that failed or timed out", registry=REGISTRY
-)
-
-
-class _Incident:
-    """Log the first failure of an outage and the recovery, not every failed request."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.failures = 0
-
-    def failed(self, exc: BaseException) -> None:
-        STORE_ERRORS.inc()
-        with self._lock:
-            self.failures += 1
-            first = self.failures == 1
-        if first:
-            log.warning(
-                "guard store unavailable (%s); applying each policy's fail mode", type(exc).__name__
-            )
-
-    def ok(self) -> None:
-        if self.failures:
-            with self._lock:
-                count, self.failures = self.failures, 0
-            if count:
-                log.warning("guard store recovered after %d failed guard calls", count)
-
-
-INCIDENT = _Incident()
 
 
 async def bounded(awaitable: Awaitable[T]) -> T:
@@ -117,7 +58,7 @@ async def bounded(awaitable: Awaitable[T]) -> T:
 def shed(charges: list[Charge], session: bool) -> HTTPException:
     """The 503 for a request shed because the process is overloaded (counted as `shed`)."""
     for c in charges:
-        _decided(c.policy, "shed")
+        decided(c.policy, "shed")
     if session:
         SESSION_CHECKS.labels("shed").inc()
     return HTTPException(503, "server busy; retry shortly", headers={"Retry-After": "1"})
@@ -192,7 +133,7 @@ class Guarded:
             _failed(self.identity, self.token_charges, False)
             return
         INCIDENT.ok()
-        _count(reserved)
+        count(reserved)
         n = len(self.token_charges)
         self.decision = Decision(
             reserved.allowed, self.decision.session, reserved.results + self.decision.results[n:]
@@ -209,7 +150,7 @@ class Guarded:
         """
         if self.reservation_key is None:
             if self.decision is not None:
-                _count(self.decision, self.token_charges, only_tokens=True)
+                count(self.decision, self.token_charges, only_tokens=True)
             return
         script = gcra.settle_script(self.token_charges, self.reservation_key, max(0, actual_tokens))
         buffer.add(Write("settle", script=script))
@@ -234,20 +175,6 @@ def rate_limit_headers(policies: list[Policy], decision: Decision | None) -> dic
             for r in decision.results
         )
     return headers
-
-
-def _count(
-    decision: Decision, token_charges: list[Charge] | None = None, *, only_tokens: bool = False
-) -> None:
-    """Count per policy x outcome; `token_charges` given: the first that many results are the
-    token peeks, counted by `only_tokens=True` (a hit) or by the reservation (a miss)."""
-    n = len(token_charges or ())
-    results = decision.results[:n] if only_tokens else decision.results[n:]
-    for r in results:
-        outcome = "allowed" if r.passes else "rejected"
-        _decided(r.policy, outcome)
-    if not only_tokens and decision.session != gcra.SESSION_UNCHECKED:
-        SESSION_CHECKS.labels("live" if decision.session == gcra.SESSION_LIVE else "lost").inc()
 
 
 def _rejection(decision: Decision, headers: dict[str, str]) -> Refusal:
@@ -370,9 +297,9 @@ async def _decide(
         return _failed(identity, every, session)
     INCIDENT.ok()
     if not decision.allowed:
-        _count(decision)
+        count(decision)
         raise _rejection(decision, rate_limit_headers(policies, decision))
-    _count(decision, token_charges)
+    count(decision, token_charges)
     return Guarded(identity, policies, decision, token_charges, looked_up=looked_up)
 
 
@@ -393,7 +320,7 @@ def _failed(identity: str, charges: list[Charge], session: bool) -> Guarded:
     if session:
         SESSION_CHECKS.labels("error").inc()
     for c in charges:
-        _decided(c.policy, "error")
+        decided(c.policy, "error")
     if closed or (session and s.rate_limit_fail_mode == "closed"):
         raise HTTPException(
             503, "rate limiter unavailable; retry shortly", headers={"Retry-After": "1"}
